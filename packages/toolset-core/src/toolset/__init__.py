@@ -1,0 +1,90 @@
+"""toolset: turn a tool-calling dataset into a small local model that calls an MCP tool set reliably.
+
+``import toolset`` stays light (no torch, transformers, trl, mlx or llama_cpp): heavy libraries are
+imported by the plugins that need them, when they run.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from toolset.components import (
+    Availability,
+    Backend,
+    BackendClient,
+    ChatResponse,
+    Component,
+    Exporter,
+    Formatter,
+    ToolCatalog,
+    Toolset,
+    ToolSpec,
+    Trainer,
+)
+from toolset.errors import ConfigError, ToolsetError, UnknownComponentError
+from toolset.hookspecs import hookimpl
+
+try:
+    __version__ = version("toolset-core")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Availability",
+    "Backend",
+    "BackendClient",
+    "ChatResponse",
+    "Component",
+    "ConfigError",
+    "Exporter",
+    "Formatter",
+    "ToolCatalog",
+    "ToolSpec",
+    "Toolset",
+    "ToolsetError",
+    "Trainer",
+    "UnknownComponentError",
+    "__version__",
+    "get_backend",
+    "get_exporter",
+    "get_formatter",
+    "get_registries",
+    "get_toolset",
+    "get_trainer",
+    "hookimpl",
+    "load_config",
+]
+
+
+def get_registries():
+    """Every component registered by the loaded plugins (see :mod:`toolset.plugins`)."""
+    from toolset.plugins import get_registries
+
+    return get_registries()
+
+
+def get_toolset(name: str) -> Toolset:
+    return get_registries().toolsets.get(name)
+
+
+def get_formatter(name: str) -> Formatter:
+    return get_registries().formatters.get(name)
+
+
+def get_trainer(name: str) -> Trainer:
+    return get_registries().trainers.get(name)
+
+
+def get_exporter(name: str) -> Exporter:
+    return get_registries().exporters.get(name)
+
+
+def get_backend(name: str) -> Backend:
+    return get_registries().backends.get(name)
+
+
+def load_config(path=None, *, preset=None, overrides=()):
+    """Load a run config: defaults, then preset, file and ``a.b=value`` overrides."""
+    from toolset.config import load_config
+
+    return load_config(path, preset=preset, overrides=overrides)

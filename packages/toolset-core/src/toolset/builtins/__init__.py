@@ -1,0 +1,1 @@
+"""Plugins that ship with toolset-core, registered exactly like external ones."""

@@ -1,0 +1,122 @@
+"""Built-in commands: ``config``, ``toolsets`` and ``ask`` (one question to a backend with a tool set's tools)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from toolset.hookspecs import hookimpl
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(config_group)
+    cli.add_command(toolsets_group)
+    cli.add_command(ask)
+
+
+@click.group(name="config")
+def config_group() -> None:
+    """Show and check run configurations and presets."""
+
+
+@config_group.command(name="show")
+@click.argument("config_file", metavar="[CONFIG]", required=False, type=click.Path(path_type=Path))
+@click.option("--preset", help="Start from this preset (tiny, 3b, 7b, 13b, 20b).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value, e.g. lora.r=32.")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json", "toml"]), default="yaml", show_default=True)
+def config_show(config_file: Path | None, preset: str | None, overrides: tuple[str, ...], fmt: str) -> None:
+    """Print the resolved configuration: defaults, then preset, CONFIG file and --set overrides."""
+    from toolset.config import dump_config, load_config
+
+    click.echo(dump_config(load_config(config_file, preset=preset, overrides=overrides), fmt), nl=False)
+
+
+@config_group.command(name="presets")
+def config_presets() -> None:
+    """List the presets shipped with toolset-core."""
+    from toolset.config import preset_data, preset_names
+
+    for name in preset_names():
+        model = preset_data(name).get("model", {}).get("name", "")
+        click.echo(f"{name:<6} {model}")
+
+
+@click.group(name="toolsets")
+def toolsets_group() -> None:
+    """List and inspect registered tool sets."""
+
+
+@toolsets_group.command(name="list")
+def toolsets_list() -> None:
+    """Name, plugin and description of every registered tool set."""
+    from toolset.plugins import get_registries
+
+    for component in get_registries().toolsets:
+        click.echo(f"{component.name:<16} [{component.plugin}] {component.description}")
+
+
+@toolsets_group.command(name="show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the tools as OpenAI-style function definitions.")
+def toolsets_show(name: str, as_json: bool) -> None:
+    """The tools of tool set NAME."""
+    from toolset.plugins import get_registries
+
+    component = get_registries().toolsets.get(name)
+    catalog = component.factory(component.default_config())
+    if as_json:
+        click.echo(json.dumps(catalog.to_openai(), indent=2))
+        return
+    click.echo(f"{catalog.name}: {len(catalog.tools)} tools, {len(catalog.rules)} extra rules")
+    for tool in catalog.tools:
+        required = tool.parameters.get("required", [])
+        click.echo(f"  {tool.name:<36} required: {', '.join(required) or '-'}")
+
+
+@click.command()
+@click.argument("question")
+@click.option("--backend", "backend_name", required=True, help="Backend name (see `toolset plugins`).")
+@click.option("--toolset", "toolset_name", help="Offer this tool set's tools to the model.")
+@click.option("--model", help="Model name, for backends that serve several.")
+@click.option("--system", help="System prompt.")
+@click.option(
+    "--option", "options", multiple=True, metavar="KEY=VALUE", help="Backend config value, e.g. timeout_s=30."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON.")
+def ask(
+    question: str,
+    backend_name: str,
+    toolset_name: str | None,
+    model: str | None,
+    system: str | None,
+    options: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Send one QUESTION to a backend and print its answer and tool calls."""
+    from toolset.config import structure_section
+    from toolset.plugins import get_registries
+
+    registries = get_registries()
+    backend = registries.backends.get(backend_name)
+    tools = None
+    if toolset_name:
+        toolset = registries.toolsets.get(toolset_name)
+        tools = toolset.factory(toolset.default_config()).to_openai()
+    config = structure_section(backend.config, options, what=f"backend {backend_name}")
+    client = backend.factory(config)
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
+    response = client.chat(messages, tools=tools, **({"model": model} if model else {}))
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"content": response.content, "tool_calls": response.tool_calls, "model": response.model}, indent=2
+            )
+        )
+        return
+    if response.content:
+        click.echo(response.content)
+    for call in response.tool_calls:
+        click.echo(f"tool call: {call['name']} {json.dumps(call.get('arguments', {}))}")

@@ -1,0 +1,573 @@
+"""The run configuration: attrs classes, cattrs structuring, YAML/JSON/TOML files, presets and ``--set``.
+
+Every error names where the value came from (file and line, preset or ``--set``), the key path, the
+bad value and the expected type; unknown keys get a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+import cattrs
+import yaml
+
+from toolset.errors import ConfigError, closest
+
+Dtype = Literal["auto", "float32", "float16", "bfloat16"]
+ToolCallStyle = Literal["native", "hermes", "text"]
+DataFormat = Literal["auto", "conversations", "text", "hermes", "mistral", "messages"]
+
+
+@attrs.define(kw_only=True)
+class ModelConfig:
+    """The base model and how to load it."""
+
+    name: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    source: Literal["auto", "embedded", "hub", "local"] = "auto"
+    revision: str | None = None
+    dtype: Dtype = "auto"
+    load_in_4bit: bool = False
+    max_seq_length: int = 2048
+    chat_template: str | None = None
+    trust_remote_code: bool = False
+
+
+@attrs.define(kw_only=True)
+class LoraConfig:
+    """LoRA adapter shape (PEFT on CUDA/CPU, mlx-lm on Apple Silicon)."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = attrs.Factory(
+        lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    use_dora: bool = False
+    bias: Literal["none", "all", "lora_only"] = "none"
+
+
+@attrs.define(kw_only=True)
+class MethodConfig:
+    """Hyperparameters every training method shares."""
+
+    learning_rate: float = 2e-4
+    epochs: float = 1.0
+    max_steps: int | None = None
+    per_device_batch_size: int = 2
+    gradient_accumulation_steps: int = 4
+    max_grad_norm: float = 1.0
+    warmup_ratio: float = 0.03
+    lr_scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    optimizer: str = "adamw_torch"
+    gradient_checkpointing: bool = True
+    logging_steps: int = 10
+    save_steps: int = 100
+
+
+@attrs.define(kw_only=True)
+class SftConfig(MethodConfig):
+    """Supervised fine-tuning: learns the tool-call format."""
+
+    learning_rate: float = 2e-4
+    epochs: float = 3.0
+    max_grad_norm: float = 1.0
+    packing: bool = False
+
+
+@attrs.define(kw_only=True)
+class KtoConfig(MethodConfig):
+    """KTO refinement on desirable/undesirable examples; weights default to the label ratio."""
+
+    learning_rate: float = 1e-6
+    epochs: float = 1.0
+    max_grad_norm: float = 0.5
+    beta: float = 0.1
+    desirable_weight: float | None = None
+    undesirable_weight: float | None = None
+
+
+@attrs.define(kw_only=True)
+class MlxStageConfig:
+    """One stage of an MLX LoRA curriculum."""
+
+    name: str
+    datasets: list[str] = attrs.Factory(list)
+    iterations: int = 100
+    learning_rate: float = 1e-5
+
+
+@attrs.define(kw_only=True)
+class MlxConfig:
+    """MLX LoRA on Apple Silicon (mlx-lm)."""
+
+    fine_tune_type: Literal["lora", "dora"] = "lora"
+    num_layers: int = 16
+    batch_size: int = 2
+    iterations: int = 600
+    learning_rate: float = 1e-5
+    scale: float = 20.0
+    grad_checkpoint: bool = True
+    mask_prompt: bool = True
+    steps_per_eval: int = 100
+    stages: list[MlxStageConfig] = attrs.Factory(list)
+
+
+@attrs.define(kw_only=True)
+class TrainConfig:
+    """Which methods run, in order, and each method's settings."""
+
+    stages: list[str] = attrs.Factory(lambda: ["sft", "kto"])
+    seed: int = 42
+    device: Literal["auto", "cuda", "cpu", "mps"] = "auto"
+    report_to: list[str] = attrs.Factory(list)
+    sft: SftConfig = attrs.Factory(SftConfig)
+    kto: KtoConfig = attrs.Factory(KtoConfig)
+    mlx: MlxConfig = attrs.Factory(MlxConfig)
+
+
+@attrs.define(kw_only=True)
+class DatasetConfig:
+    """Training data: files per method, their format, the tool set and the tool-call style."""
+
+    sft: list[str] = attrs.Factory(list)
+    kto: list[str] = attrs.Factory(list)
+    format: DataFormat = "auto"
+    toolset: str = "claudesidian"
+    tool_call_style: ToolCallStyle = "native"
+    eval_fraction: float = 0.05
+    seed: int = 42
+    deduplicate: bool = True
+    max_length: int | None = None
+
+
+@attrs.define(kw_only=True)
+class ExportConfig:
+    """Artefacts written after training."""
+
+    formats: list[Literal["adapter", "merged", "gguf"]] = attrs.Factory(lambda: ["adapter", "merged", "gguf"])
+    gguf_types: list[str] = attrs.Factory(lambda: ["q8_0"])
+    verify: bool = True
+    ollama_modelfile: bool = True
+    lmstudio_dir: str | None = None
+    hub_repo: str | None = None
+    hub_private: bool = True
+
+
+@attrs.define(kw_only=True)
+class EvalConfig:
+    """Evaluation: backend, model, prompt set and sampling."""
+
+    backend: str = "llamacpp"
+    model: str | None = None
+    host: str | None = None
+    prompt_set: str = "claudesidian-smoke"
+    concurrency: int = 4
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 512
+    timeout_s: float = 120.0
+    retries: int = 3
+    seed: int = 42
+
+
+@attrs.define(kw_only=True)
+class RunConfig:
+    """Everything one ``toolset`` run needs."""
+
+    preset: str | None = None
+    output_dir: str = "runs"
+    run_id: str | None = None
+    model: ModelConfig = attrs.Factory(ModelConfig)
+    lora: LoraConfig = attrs.Factory(LoraConfig)
+    dataset: DatasetConfig = attrs.Factory(DatasetConfig)
+    train: TrainConfig = attrs.Factory(TrainConfig)
+    export: ExportConfig = attrs.Factory(ExportConfig)
+    eval: EvalConfig = attrs.Factory(EvalConfig)
+
+
+# --- strict structuring -------------------------------------------------------------------------
+
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def _structure_int(value: Any, _type: type) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    raise ValueError("not an integer")
+
+
+def _structure_float(value: Any, _type: type) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise ValueError("not a number")
+
+
+def _structure_bool(value: Any, _type: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+        return _BOOL_WORDS[value.strip().lower()]
+    raise ValueError("not a boolean (use true or false)")
+
+
+def _structure_str(value: Any, _type: type) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError("not a string (quote it)")
+
+
+def make_converter() -> cattrs.Converter:
+    """A cattrs converter that never coerces silently (``"no"`` is not ``True``, ``3.7`` not ``3``)."""
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(float, _structure_float)
+    converter.register_structure_hook(bool, _structure_bool)
+    converter.register_structure_hook(str, _structure_str)
+    return converter
+
+
+converter = make_converter()
+
+
+# --- provenance-aware loading -------------------------------------------------------------------
+
+Path_ = tuple[str | int, ...]
+
+
+def _dotted(path: Path_) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+@attrs.define
+class _Layered:
+    """The merged raw mapping, plus where each key path came from."""
+
+    data: dict[str, Any] = attrs.Factory(dict)
+    origins: dict[Path_, str] = attrs.Factory(dict)
+
+    def merge(self, mapping: Mapping[str, Any], origin_of: Any) -> None:
+        _deep_merge(self.data, mapping, (), self.origins, origin_of)
+
+    def origin(self, path: Path_) -> str:
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.origins:
+                return self.origins[path[:end]]
+        return "defaults"
+
+
+def _deep_merge(target: dict, source: Mapping, prefix: Path_, origins: dict, origin_of: Any) -> None:
+    for key, value in source.items():
+        path = (*prefix, key)
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            origins.setdefault(path, origin_of(path))
+            _deep_merge(target[key], value, path, origins, origin_of)
+        else:
+            target[key] = _plain(value)
+            for known in [p for p in origins if p[: len(path)] == path]:
+                del origins[known]
+            _record_origins(value, path, origins, origin_of)
+
+
+def _record_origins(value: Any, path: Path_, origins: dict, origin_of: Any) -> None:
+    origins[path] = origin_of(path)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _record_origins(item, (*path, key), origins, origin_of)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _record_origins(item, (*path, index), origins, origin_of)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _yaml_lines(text: str) -> dict[Path_, int]:
+    """Map each key path of a YAML document to its 1-based line."""
+    lines: dict[Path_, int] = {}
+
+    def walk(node: yaml.Node, path: Path_) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                child = (*path, key_node.value)
+                lines[child] = key_node.start_mark.line + 1
+                walk(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*path, index)] = item.start_mark.line + 1
+                walk(item, (*path, index))
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def read_config_file(path: str | Path) -> tuple[dict[str, Any], dict[Path_, int]]:
+    """Read a YAML, JSON or TOML config; return the mapping and (for YAML) the line of each key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    suffix = path.suffix.lower()
+    lines: dict[Path_, int] = {}
+    try:
+        if suffix == ".json":
+            data = json.loads(text)
+        elif suffix == ".toml":
+            data = tomllib.loads(text)
+        else:
+            data = yaml.safe_load(text)
+            lines = _yaml_lines(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, not {type(data).__name__}")
+    return data, lines
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("toolset") / "presets"
+    return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+
+
+def preset_data(name: str) -> dict[str, Any]:
+    """The raw mapping of a preset shipped with toolset-core (``tiny``, ``3b``, ``7b``, ``13b``, ``20b``)."""
+    names = preset_names()
+    if name not in names:
+        close = closest(name, names)
+        hint = f" Did you mean {close!r}?" if close else ""
+        raise ConfigError(f"unknown preset {name!r}.{hint} Presets: {', '.join(names)}")
+    text = (resources.files("toolset") / "presets" / f"{name}.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text) or {}
+
+
+def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
+    """Parse ``a.b=value``; the value is read as a YAML scalar or flow list (``3``, ``true``, ``[a, b]``)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE, for example --set lora.r=32")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return tuple(key.split(".")), value
+
+
+def _nest(path: Sequence[str], value: Any) -> dict[str, Any]:
+    nested: Any = value
+    for part in reversed(path):
+        nested = {part: nested}
+    return nested
+
+
+def _field_type(cls: type, name: str) -> Any:
+    return typing.get_type_hints(cls)[name]
+
+
+def _attrs_class_of(hint: Any) -> type | None:
+    """The attrs class inside ``hint`` (``X``, ``X | None``), else None."""
+    if isinstance(hint, type) and attrs.has(hint):
+        return hint
+    if typing.get_origin(hint) not in (typing.Union, types.UnionType):
+        return None
+    for arg in typing.get_args(hint):
+        if isinstance(arg, type) and attrs.has(arg):
+            return arg
+    return None
+
+
+def _list_item_class(hint: Any) -> type | None:
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint) or (None,)
+        return _attrs_class_of(item) if item is not None else None
+    return None
+
+
+def _unknown_keys(cls: type, data: Any, path: Path_) -> Iterable[tuple[Path_, str]]:
+    if not isinstance(data, Mapping):
+        return
+    fields = {field.name: field for field in attrs.fields(cls)}
+    for key, value in data.items():
+        child = (*path, key)
+        if key not in fields:
+            close = closest(str(key), fields)
+            hint = f"did you mean {_dotted((*path, close))!r}? " if close else ""
+            yield child, f"unknown key; {hint}valid keys here: {', '.join(fields)}"
+            continue
+        hint = _field_type(cls, key)
+        nested = _attrs_class_of(hint)
+        item_class = _list_item_class(hint)
+        if nested is not None and value is not None:
+            if not isinstance(value, Mapping):
+                yield child, f"{value!r} is not a mapping (expected the {nested.__name__} section)"
+            else:
+                yield from _unknown_keys(nested, value, child)
+        elif item_class is not None and isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from _unknown_keys(item_class, item, (*child, index))
+
+
+def _lookup(data: Any, path: Path_) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\['([^']*)'\]")
+
+
+def _parse_cattrs_path(text: str) -> Path_:
+    parts: list[str | int] = []
+    for name, index, quoted in _PATH_PART.findall(text.removeprefix("$")):
+        parts.append(int(index) if index else (name or quoted))
+    return tuple(parts)
+
+
+def _describe_type(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(v) for v in typing.get_args(hint))
+    text = getattr(hint, "__name__", None) or str(hint)
+    return text.replace("typing.", "")
+
+
+def _type_errors(exc: Exception) -> list[tuple[Path_, str]]:
+    found: list[tuple[Path_, str]] = []
+
+    def describe(error: BaseException, type_: Any) -> str:
+        reason = str(error) or type(error).__name__
+        return f"expected {_describe_type(type_)} ({reason})"
+
+    for message in cattrs.transform_error(exc, format_exception=describe):
+        text, _, where = message.rpartition(" @ ")
+        found.append((_parse_cattrs_path(where), text))
+    return found
+
+
+def _structure(layered: _Layered, cls: type, title: str) -> Any:
+    """Structure a merged raw mapping into ``cls``, reporting every problem at once."""
+
+    def explain(path: Path_, text: str) -> str:
+        value = _lookup(layered.data, path)
+        shown = "" if text.startswith("unknown key") else f" = {value!r}"
+        return f"{layered.origin(path)}: {_dotted(path)}{shown}: {text}"
+
+    problems = [explain(path, text) for path, text in _unknown_keys(cls, layered.data, ())]
+    if not problems:
+        try:
+            return converter.structure(layered.data, cls)
+        except Exception as exc:  # cattrs raises exception groups describing each bad field
+            problems = [explain(path, text) for path, text in _type_errors(exc)]
+    raise ConfigError(f"{title}:\n  " + "\n  ".join(problems))
+
+
+def build_config(layered: _Layered) -> RunConfig:
+    return _structure(layered, RunConfig, "invalid configuration")
+
+
+def load_config(
+    path: str | Path | None = None, *, preset: str | None = None, overrides: Sequence[str] = ()
+) -> RunConfig:
+    """Defaults, then the preset (argument or the file's ``preset:`` key), the file, then ``--set``."""
+    layered = _Layered()
+    file_data: dict[str, Any] = {}
+    lines: dict[Path_, int] = {}
+    if path is not None:
+        file_data, lines = read_config_file(path)
+    chosen = preset or file_data.get("preset")
+    if chosen is not None:
+        if not isinstance(chosen, str):
+            raise ConfigError(f"{path}: preset = {chosen!r}: expected a preset name ({', '.join(preset_names())})")
+        layered.merge(preset_data(chosen), lambda _p: f"preset {chosen}")
+        layered.data["preset"] = chosen
+    if file_data:
+
+        def file_origin(key_path: Path_) -> str:
+            line = lines.get(key_path)
+            return f"{path}:{line}" if line else str(path)
+
+        layered.merge({k: v for k, v in file_data.items() if not (k == "preset" and preset)}, file_origin)
+    for text in overrides:
+        key_path, value = parse_override(text)
+        layered.merge(_nest(key_path, value), lambda _p, text=text: f"--set {text}")
+    return build_config(layered)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    return converter.unstructure(config)
+
+
+def dump_config(config: Any, fmt: Literal["yaml", "json", "toml"] = "yaml") -> str:
+    """Render a config as YAML (default), JSON or TOML (TOML has no null: unset keys are left out)."""
+    data = config_to_dict(config)
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n"
+    if fmt == "toml":
+        import tomli_w
+
+        return tomli_w.dumps(_drop_none(data))
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value if v is not None]
+    return value
+
+
+def structure_section(cls: type | None, overrides: Sequence[str], *, what: str) -> Any:
+    """Build a plugin's own attrs config from ``KEY=VALUE`` strings, with the same strict checks."""
+    if cls is None:
+        if overrides:
+            raise ConfigError(f"{what} takes no options")
+        return None
+    layered = _Layered()
+    for text in overrides:
+        key_path, value = parse_override(text)
+        layered.merge(_nest(key_path, value), lambda _p, text=text: f"{what} option {text}")
+    return _structure(layered, cls, f"invalid {what} options")

@@ -1,0 +1,1 @@
+"""toolset-eval: inference backends and schema-exact evaluation of tool calls."""

@@ -1,0 +1,5 @@
+"""The toolset plugin of toolset-eval (entry point group ``toolset``)."""
+
+from __future__ import annotations
+
+from toolset import hookimpl  # noqa: F401

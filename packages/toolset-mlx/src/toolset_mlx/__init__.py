@@ -1,0 +1,1 @@
+"""toolset-mlx: MLX LoRA training through mlx-lm for Apple Silicon."""

@@ -1,0 +1,1 @@
+"""toolset-schemas: tool sets as JSON Schema, validation rules and property tests."""

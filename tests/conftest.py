@@ -1,0 +1,88 @@
+"""Shared fixtures, and the skip rules of the ``gpu``, ``mlx``, ``llama_cpp`` and ``ollama`` markers."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+UPSTREAM = REPO.parent / "shared" / "upstream-data"
+
+
+@functools.cache
+def _gpu() -> str | None:
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed"
+    return None if torch.cuda.is_available() else "no CUDA GPU on this machine"
+
+
+@functools.cache
+def _importable(module: str, hint: str) -> str | None:
+    try:
+        importlib.import_module(module)
+    except Exception as exc:
+        return f"{module} is not importable ({type(exc).__name__}: {exc}); {hint}"
+    return None
+
+
+@functools.cache
+def _ollama() -> str | None:
+    host = os.environ.get("OLLAMA_HOST", "127.0.0.1:11434")
+    parsed = urlparse(host if "://" in host else f"http://{host}")
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 11434), timeout=0.5):
+            return None
+    except OSError:
+        return f"no Ollama server at {host} (the ollama backend's own tests use a local protocol server)"
+
+
+REQUIREMENTS = {
+    "gpu": _gpu,
+    "mlx": lambda: _importable("mlx.core", 'install "toolset-core[mlx]"'),
+    "llama_cpp": lambda: _importable("llama_cpp", "install llama-cpp-python"),
+    "ollama": _ollama,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("TOOLSET_SKIP_SLOW"):
+        skip_slow = pytest.mark.skip(reason="TOOLSET_SKIP_SLOW is set")
+        for item in items:
+            if "slow" in item.keywords:
+                item.add_marker(skip_slow)
+    for marker, requirement in REQUIREMENTS.items():
+        marked = [item for item in items if marker in item.keywords]
+        if not marked:
+            continue
+        reason = requirement()
+        if reason:
+            for item in marked:
+                item.add_marker(pytest.mark.skip(reason=f"[{marker}] {reason}"))
+
+
+@pytest.fixture
+def upstream_data() -> Path:
+    """The real Claudesidian data beside the checkout; tests using it skip when it is absent."""
+    if not UPSTREAM.is_dir():
+        pytest.skip(f"real data folder {UPSTREAM} is absent (it sits beside the checkout as shared/upstream-data)")
+    return UPSTREAM
+
+
+@pytest.fixture
+def fresh_plugins(monkeypatch):
+    """A plugin manager reloaded from scratch for this test, and reset again afterwards."""
+    from toolset import plugins
+
+    for variable in ("TOOLSET_LOAD_PLUGINS", "TOOLSET_DISABLE_PLUGINS"):
+        monkeypatch.delenv(variable, raising=False)
+    plugins.reset()
+    yield plugins
+    plugins.reset()

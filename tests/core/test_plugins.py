@@ -1,0 +1,173 @@
+"""Plugin loading, environment filters, unknown hooks, registries and their error messages."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from toolset import Backend, ChatResponse, ToolCatalog, Toolset, ToolSpec, Trainer, hookimpl
+from toolset.errors import UnknownComponentError
+
+
+@attrs.define
+class EchoConfig:
+    prefix: str = "echo: "
+
+
+class EchoClient:
+    def __init__(self, config):
+        self.config = config
+
+    def chat(self, messages, tools=None, **options):
+        return ChatResponse(content=self.config.prefix + messages[-1]["content"])
+
+    def list_models(self):
+        return ["echo"]
+
+
+class EchoPlugin:
+    @hookimpl
+    def register_backends(self, register):
+        register(Backend("echo", "Repeats the last message", EchoConfig, EchoClient))
+
+    @hookimpl
+    def register_toolsets(self, register):
+        register(
+            Toolset(
+                "tiny-tools",
+                "One tool",
+                None,
+                lambda _config: ToolCatalog("tiny-tools", [ToolSpec("ping", "Ping", {"type": "object"})]),
+            )
+        )
+
+
+def test_registered_plugin_components_are_found(fresh_plugins):
+    fresh_plugins.register_plugin(EchoPlugin(), "echo-plugin")
+    registries = fresh_plugins.get_registries()
+    backend = registries.backends.get("echo")
+    assert backend.plugin == "echo-plugin"
+    client = backend.factory(backend.default_config())
+    assert client.chat([{"role": "user", "content": "hi"}]).content == "echo: hi"
+    assert registries.toolsets.get("tiny-tools").factory(None).names == ["ping"]
+
+
+def test_every_project_distribution_loads(fresh_plugins):
+    infos = {info.name: info for info in fresh_plugins.plugin_infos()}
+    for distribution in ("toolset-schemas", "toolset-cuda", "toolset-mlx", "toolset-eval"):
+        assert distribution in infos, f"{distribution} entry point did not load"
+        assert infos[distribution].distribution == distribution
+        assert infos[distribution].version == "0.1.0"
+        assert not infos[distribution].errors
+    builtins = [info for info in infos.values() if info.builtin]
+    assert {info.distribution for info in builtins} == {"toolset-core"}
+
+
+def test_unknown_trainer_names_the_install_command(fresh_plugins, monkeypatch):
+    monkeypatch.setenv("TOOLSET_LOAD_PLUGINS", "")
+    fresh_plugins.reset()
+    with pytest.raises(UnknownComponentError) as excinfo:
+        fresh_plugins.get_registries().trainers.get("sft")
+    message = str(excinfo.value)
+    assert "toolset-cuda" in message
+    assert 'pip install "toolset-core[cuda]"' in message
+
+
+def test_unknown_name_lists_what_is_available_and_suggests(fresh_plugins):
+    fresh_plugins.register_plugin(EchoPlugin(), "echo-plugin")
+    with pytest.raises(UnknownComponentError) as excinfo:
+        fresh_plugins.get_registries().backends.get("ecko")
+    message = str(excinfo.value)
+    assert "Did you mean 'echo'?" in message
+    assert "Available backends:" in message and "echo" in message
+
+
+def test_duplicate_names_are_rejected_naming_both_origins(fresh_plugins):
+    fresh_plugins.register_plugin(EchoPlugin(), "first")
+
+    class Again:
+        @hookimpl
+        def register_backends(self, register):
+            register(Backend("echo", "Another echo", None, lambda config: None))
+
+    fresh_plugins.register_plugin(Again(), "second")
+    registries = fresh_plugins.get_registries()
+    assert registries.backends.get("echo").plugin == "first"
+    errors = {info.name: info.errors for info in fresh_plugins.plugin_infos()}
+    assert any("'first'" in error and "'second'" in error for error in errors["second"])
+
+
+def test_unknown_hook_is_rejected_with_a_suggestion(fresh_plugins):
+    class Typo:
+        @hookimpl
+        def register_trainer(self, register):
+            raise AssertionError("must never be called")
+
+    assert not fresh_plugins.register_plugin(Typo(), "typo")
+    info = {info.name: info for info in fresh_plugins.plugin_infos()}["typo"]
+    assert info.errors == ["unknown hook register_trainer (did you mean register_trainers?)"]
+    assert not fresh_plugins.pm.has_plugin("typo")
+
+
+def test_wrong_component_type_and_raising_hook_are_recorded(fresh_plugins):
+    class Broken:
+        @hookimpl
+        def register_trainers(self, register):
+            register(Backend("not-a-trainer", "wrong kind", None, lambda config: None))
+
+        @hookimpl
+        def register_exporters(self, register):
+            raise RuntimeError("boom")
+
+    fresh_plugins.register_plugin(Broken(), "broken")
+    registries = fresh_plugins.get_registries()
+    assert "not-a-trainer" not in registries.trainers
+    errors = {info.name: info.errors for info in fresh_plugins.plugin_infos()}["broken"]
+    assert "register_trainers received Backend, expected Trainer" in errors
+    assert "register_exporters raised RuntimeError: boom" in errors
+
+
+def test_load_plugins_restricts_and_disable_blocks(fresh_plugins, monkeypatch):
+    monkeypatch.setenv("TOOLSET_LOAD_PLUGINS", "toolset-eval")
+    fresh_plugins.reset()
+    names = {info.name for info in fresh_plugins.plugin_infos()}
+    assert "toolset-eval" in names and "toolset-cuda" not in names and "toolset-schemas" not in names
+    assert "toolset.builtins.commands" in names  # built-ins always load unless disabled
+
+    monkeypatch.delenv("TOOLSET_LOAD_PLUGINS")
+    monkeypatch.setenv("TOOLSET_DISABLE_PLUGINS", "toolset-eval, exporters")
+    fresh_plugins.reset()
+    names = {info.name for info in fresh_plugins.plugin_infos()}
+    assert "toolset-eval" not in names and "toolset-cuda" in names
+    assert "toolset.builtins.exporters" not in names
+    assert "adapter" not in fresh_plugins.get_registries().exporters
+
+
+def test_plugin_that_fails_to_import_is_reported(fresh_plugins, monkeypatch):
+    import importlib.metadata
+
+    broken = importlib.metadata.EntryPoint(name="broken-plugin", value="toolset_no_such_module.plugin", group="toolset")
+    real = fresh_plugins._entry_points
+
+    monkeypatch.setattr(fresh_plugins, "_entry_points", lambda: [*real(), broken])
+    fresh_plugins.reset()
+    info = {info.name: info for info in fresh_plugins.plugin_infos()}["broken-plugin"]
+    assert "failed to import toolset_no_such_module.plugin: ModuleNotFoundError" in info.errors[0]
+    assert "adapter" in fresh_plugins.get_registries().exporters  # everything else still loads
+
+
+def test_registries_follow_registration_changes(fresh_plugins):
+    assert "echo" not in fresh_plugins.get_registries().backends
+    fresh_plugins.register_plugin(EchoPlugin(), "echo-plugin")
+    assert "echo" in fresh_plugins.get_registries().backends
+    fresh_plugins.unregister_plugin("echo-plugin")
+    assert "echo" not in fresh_plugins.get_registries().backends
+
+
+def test_availability_reports_missing_modules():
+    trainer = Trainer(
+        "needs-missing", "Needs a module that is absent", None, lambda *a: None, requires=("no_such_mod",)
+    )
+    availability = trainer.availability()
+    assert not availability.usable
+    assert "no_such_mod" in availability.detail
