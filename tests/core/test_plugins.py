@@ -64,13 +64,24 @@ def test_every_project_distribution_loads(fresh_plugins):
 
 
 def test_unknown_trainer_names_the_install_command(fresh_plugins, monkeypatch):
-    monkeypatch.setenv("TOOLSET_LOAD_PLUGINS", "")
+    from toolset import registry
+
+    real = registry.installed_version
+    monkeypatch.setattr(registry, "installed_version", lambda d: None if d == "toolset-cuda" else real(d))
+    monkeypatch.setenv("TOOLSET_DISABLE_PLUGINS", "toolset-cuda")  # as if toolset-cuda were absent
     fresh_plugins.reset()
     with pytest.raises(UnknownComponentError) as excinfo:
         fresh_plugins.get_registries().trainers.get("sft")
     message = str(excinfo.value)
-    assert "toolset-cuda" in message
-    assert 'pip install "toolset-core[cuda]"' in message
+    assert "provided by toolset-cuda, which is not installed" in message
+    assert 'Install it with: pip install "toolset-core[cuda]"' in message
+
+
+def test_unknown_trainer_when_plugin_is_disabled(fresh_plugins, monkeypatch):
+    monkeypatch.setenv("TOOLSET_DISABLE_PLUGINS", "toolset-cuda")
+    fresh_plugins.reset()
+    with pytest.raises(UnknownComponentError, match="toolset-cuda 0.1.0 is installed but not loaded"):
+        fresh_plugins.get_registries().trainers.get("kto")
 
 
 def test_unknown_name_lists_what_is_available_and_suggests(fresh_plugins):

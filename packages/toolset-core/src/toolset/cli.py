@@ -80,3 +80,7 @@ def main(argv: list[str] | None = None) -> None:
             for error in info.errors:
                 click.echo(f"toolset: plugin {info.name}: {error} (see `toolset plugins`)", err=True)
     cli.main(args=args, prog_name="toolset")
+
+
+if __name__ == "__main__":
+    main()

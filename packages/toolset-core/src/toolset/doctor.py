@@ -14,7 +14,7 @@ from typing import Any
 
 from toolset.components import missing_modules
 from toolset.plugins import get_registries, plugin_infos
-from toolset.registry import KNOWN_PROVIDERS, install_command
+from toolset.registry import KNOWN_PROVIDERS, provider_hint
 
 
 def _dist_version(name: str) -> str | None:
@@ -134,8 +134,8 @@ def gather(output_dir: Path = Path("runs")) -> dict[str, Any]:
             }
         )
     missing = [
-        {"kind": kind, "name": name, "distribution": dist, "install": install_command(extra)}
-        for (kind, name), (dist, extra) in sorted(KNOWN_PROVIDERS.items())
+        {"kind": kind, "name": name, "distribution": dist, "why": provider_hint(kind, name)}
+        for (kind, name), (dist, _extra) in sorted(KNOWN_PROVIDERS.items())
         if name not in registries.for_kind(kind)
     ]
     return {
@@ -201,9 +201,9 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"  {mark} {entry['name']:<14} [{entry['plugin']}]{detail}")
     if report["not_installed"]:
         lines.append("")
-        lines.append("Not installed here:")
+        lines.append("Not available here:")
         for entry in report["not_installed"]:
-            lines.append(f"  {entry['kind']} {entry['name']} ({entry['distribution']}): {entry['install']}")
+            lines.append(f"  {entry['kind']} {entry['name']}: {entry['why']}")
     if report["plugin_errors"]:
         lines.append("")
         lines.append("Plugin errors:")

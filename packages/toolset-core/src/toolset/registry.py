@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
@@ -31,6 +33,36 @@ def install_command(extra: str) -> str:
     return f'pip install "toolset-core[{extra}]"' if extra else "pip install --upgrade toolset-core"
 
 
+def installed_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def provider_hint(kind: str, name: str) -> str | None:
+    """Where a known component comes from and how to get it, or None for names we don't ship."""
+    provider = KNOWN_PROVIDERS.get((kind, name))
+    if provider is None:
+        return None
+    distribution, extra = provider
+    installed = installed_version(distribution)
+    if installed is None:
+        return f"It is provided by {distribution}, which is not installed. Install it with: {install_command(extra)}"
+    if extra and distribution == "toolset-core":
+        return f"It needs toolset-core's optional dependencies: {install_command(extra)}"
+    blocked = {n.strip() for n in os.environ.get("TOOLSET_DISABLE_PLUGINS", "").split(",")}
+    allowed = os.environ.get("TOOLSET_LOAD_PLUGINS")
+    if distribution in blocked or (allowed is not None and distribution not in {n.strip() for n in allowed.split(",")}):
+        return (
+            f"{distribution} {installed} is installed but not loaded (TOOLSET_LOAD_PLUGINS / TOOLSET_DISABLE_PLUGINS)"
+        )
+    return (
+        f"{distribution} {installed} is installed but did not register it "
+        f"(a newer version may provide it; `toolset plugins` shows load errors)"
+    )
+
+
 class Registry(Generic[C]):
     """Components of one kind, keyed by name, remembering which plugin registered each."""
 
@@ -55,13 +87,9 @@ class Registry(Generic[C]):
 
     def unknown_message(self, name: str) -> str:
         lines = [f"unknown {self.kind} {name!r}."]
-        provider = KNOWN_PROVIDERS.get((self.kind, name))
-        if provider is not None:
-            distribution, extra = provider
-            lines.append(
-                f"It is provided by {distribution}, which is not installed or did not load "
-                f"(see `toolset plugins`). Install it with: {install_command(extra)}"
-            )
+        hint = provider_hint(self.kind, name)
+        if hint:
+            lines.append(hint + ".")
         close = closest(name, self._items)
         if close:
             lines.append(f"Did you mean {close!r}?")
