@@ -16,6 +16,12 @@ PACKAGES=(toolset-core toolset-schemas toolset-cuda toolset-mlx toolset-eval)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
+# pip, minus the warnings some machines' pip configuration prints for every package.
+quiet_pip() {
+  "$VENV/bin/python" -m pip --disable-pip-version-check "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+  return "${PIPESTATUS[0]}"
+}
+
 has_nvidia_gpu() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }
 
 setup() {
@@ -27,7 +33,6 @@ setup() {
     say "creating virtual environment $VENV"
     "$PYTHON" -m venv "$VENV"
   fi
-  local pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
   local stamp_file="$VENV/.toolset-setup" stamp
   stamp=$(cat dev.sh requirements/*.txt packages/*/pyproject.toml | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ]; then
@@ -45,9 +50,9 @@ setup() {
     torch_spec="torch==$TORCH_VERSION"
   fi
   if [ -n "${TOOLSET_TORCH_INDEX:-}" ]; then
-    "${pip[@]}" install -q --extra-index-url "$TOOLSET_TORCH_INDEX" "$torch_spec"
+    quiet_pip install -q --extra-index-url "$TOOLSET_TORCH_INDEX" "$torch_spec"
   else
-    "${pip[@]}" install -q "$torch_spec"
+    quiet_pip install -q "$torch_spec"
   fi
   # Pin the torch just installed: any package asking for another one now fails instead of swapping it.
   "$VENV/bin/python" -c 'import importlib.metadata as m; print("torch==" + m.version("torch"))' >"$VENV/torch-pin.txt"
@@ -60,7 +65,7 @@ setup() {
       editable+=(-e "packages/$package")
     fi
   done
-  "${pip[@]}" install -q -c "$VENV/torch-pin.txt" "${editable[@]}" -r requirements/dev.txt
+  quiet_pip install -q -c "$VENV/torch-pin.txt" "${editable[@]}" -r requirements/dev.txt
   echo "$stamp" >"$stamp_file"
 }
 

@@ -80,7 +80,7 @@ def test_unknown_trainer_names_the_install_command(fresh_plugins, monkeypatch):
 def test_unknown_trainer_when_plugin_is_disabled(fresh_plugins, monkeypatch):
     monkeypatch.setenv("TOOLSET_DISABLE_PLUGINS", "toolset-cuda")
     fresh_plugins.reset()
-    with pytest.raises(UnknownComponentError, match="toolset-cuda 0.1.0 is installed but not loaded"):
+    with pytest.raises(UnknownComponentError, match=r"toolset-cuda 0\.1\.0 is installed but not loaded"):
         fresh_plugins.get_registries().trainers.get("kto")
 
 

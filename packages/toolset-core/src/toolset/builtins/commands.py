@@ -15,6 +15,7 @@ def register_commands(cli):
     cli.add_command(config_group)
     cli.add_command(toolsets_group)
     cli.add_command(ask)
+    cli.add_command(export)
 
 
 @click.group(name="config")
@@ -120,3 +121,25 @@ def ask(
         click.echo(response.content)
     for call in response.tool_calls:
         click.echo(f"tool call: {call['name']} {json.dumps(call.get('arguments', {}))}")
+
+
+@click.command()
+@click.argument("exporter_name", metavar="EXPORTER")
+@click.argument("source", type=click.Path(path_type=Path, exists=True))
+@click.argument("destination", type=click.Path(path_type=Path))
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Exporter config, e.g. out_type=q8_0.")
+def export(exporter_name: str, source: Path, destination: Path, options: tuple[str, ...]) -> None:
+    """Export SOURCE (a run's model folder) to DESTINATION with EXPORTER (adapter, gguf, ...)."""
+    from toolset.config import structure_section
+    from toolset.plugins import get_registries
+
+    exporter = get_registries().exporters.get(exporter_name)
+    availability = exporter.availability()
+    if not availability.usable:
+        raise click.ClickException(f"exporter {exporter_name} cannot run here: {availability.detail}")
+    config = structure_section(exporter.config, options, what=f"exporter {exporter_name}")
+    written = exporter.factory(source, destination, config)
+    click.echo(f"wrote {written}")
+    report = Path(str(written) + ".verify.json")
+    if report.is_file():
+        click.echo(f"verified: {json.loads(report.read_text())['detail']}")

@@ -1,16 +1,19 @@
-"""Built-in exporter ``adapter``: copy a trained LoRA adapter (and its tokenizer) to a destination."""
+"""Built-in exporters: ``adapter`` (copy a LoRA adapter) and ``gguf`` (merged HF folder to a GGUF file)."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import attrs
 
-from toolset.components import Exporter
+from toolset.components import Availability, Exporter, missing_modules, usable
 from toolset.errors import ToolsetError
+from toolset.gguf_export import FLOAT_TYPES, GGUFExportConfig
 from toolset.hookspecs import hookimpl
-from toolset.storage import atomic_directory
+from toolset.storage import atomic_directory, atomic_file
 
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "adapters.safetensors")
 
@@ -57,6 +60,49 @@ def export_adapter(source: Path, destination: Path, config: AdapterExportConfig 
     return destination
 
 
+def export_gguf(source: Path, destination: Path, config: GGUFExportConfig | None = None) -> Path:
+    """Write ``destination`` (a .gguf path, or a folder to hold NAME-TYPE.gguf) from a merged HF folder.
+
+    Quantized types are converted to f16 first, then quantized by llama.cpp. Unless ``verify`` is off, the
+    file is loaded and compared with the HF model; the outcome is written beside it as ``.verify.json``.
+    """
+    from toolset.gguf_export import convert, quantize
+    from toolset.verify import verify_gguf
+
+    config = config or GGUFExportConfig()
+    source, destination = Path(source), Path(destination)
+    out_type = config.out_type.lower()
+    name = config.name or source.name
+    if destination.suffix != ".gguf":
+        destination = destination / f"{name}-{out_type}.gguf"
+    if destination.exists() and not config.overwrite:
+        raise ToolsetError(f"{destination} already exists (set overwrite=true to replace it)")
+    if out_type in FLOAT_TYPES:
+        convert(source, destination, out_type, name=name)
+    else:
+        if missing_modules(["llama_cpp"]):
+            raise ToolsetError(f'quantizing to {out_type} needs llama-cpp-python: pip install "toolset-core[gguf]"')
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".gguf-f16-", dir=destination.parent) as scratch:
+            intermediate = convert(source, Path(scratch) / "model-f16.gguf", "f16", name=name)
+            quantize(intermediate, destination, out_type, threads=config.threads)
+    if config.verify and not missing_modules(["llama_cpp"]):
+        try:
+            report = verify_gguf(destination, source, exact=out_type in ("f16", "f32"))
+        except ToolsetError:
+            destination.unlink(missing_ok=True)  # a file that fails verification must not look complete
+            raise
+        with atomic_file(destination.with_name(destination.name + ".verify.json")) as handle:
+            json.dump(attrs.asdict(report), handle, indent=2)
+    return destination
+
+
+def gguf_availability() -> Availability:
+    if missing_modules(["llama_cpp"]):
+        return usable('f32/f16/bf16 only: quantization and verification need llama-cpp-python ("toolset-core[gguf]")')
+    return usable("f32, f16, bf16 and llama.cpp quantization types, verified with llama.cpp")
+
+
 @hookimpl
 def register_exporters(register):
     register(
@@ -65,5 +111,15 @@ def register_exporters(register):
             description="Copy a trained LoRA adapter and its tokenizer files to a folder",
             config=AdapterExportConfig,
             factory=export_adapter,
+        )
+    )
+    register(
+        Exporter(
+            name="gguf",
+            description="Merged Hugging Face folder to GGUF (f16, bf16, Q8_0, Q4_K_M, ...), verified with llama.cpp",
+            config=GGUFExportConfig,
+            factory=export_gguf,
+            requires=("gguf", "numpy"),
+            check=gguf_availability,
         )
     )

@@ -1,0 +1,283 @@
+"""GGUF export without a llama.cpp checkout: a merged Hugging Face folder becomes a GGUF file written in Python
+with the ``gguf`` package; quantization goes through llama.cpp's own library as shipped by llama-cpp-python.
+
+Supported: llama and mistral (``llama``), qwen2 and qwen3, with byte-level BPE tokenizers. numpy, gguf and
+llama_cpp are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from toolset.errors import ToolsetError
+from toolset.safetensors_reader import iter_tensors, model_files
+from toolset.storage import atomic_path, captured_native_output, check_free_space
+
+ARCHITECTURES = {
+    "LlamaForCausalLM": "llama",
+    "MistralForCausalLM": "llama",
+    "Qwen2ForCausalLM": "qwen2",
+    "Qwen3ForCausalLM": "qwen3",
+}
+FLOAT_TYPES = ("f32", "f16", "bf16")
+# Pre-tokenizer regexes llama.cpp knows by name (facts about the tokenizers, matched verbatim).
+_LLAMA3_REGEX = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_QWEN2_REGEX = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+def quantization_types() -> list[str]:
+    """Every llama.cpp quantization type this llama-cpp-python build offers (``q8_0``, ``q4_k_m``, ...)."""
+    import llama_cpp
+
+    prefix = "LLAMA_FTYPE_MOSTLY_"
+    return sorted(name[len(prefix) :].lower() for name in dir(llama_cpp) if name.startswith(prefix))
+
+
+@attrs.define(kw_only=True)
+class GGUFExportConfig:
+    """``out_type``: f32, f16, bf16 or a llama.cpp quantization type (q8_0, q4_k_m, q5_k_m, ...)."""
+
+    out_type: str = "f16"
+    verify: bool = True
+    name: str | None = None
+    overwrite: bool = False
+    threads: int = 0
+
+
+@attrs.define
+class Hyperparameters:
+    architecture: str
+    n_layer: int
+    n_head: int
+    n_head_kv: int
+    hidden: int
+    feed_forward: int
+    context: int
+    rms_eps: float
+    rope_theta: float
+    head_dim: int
+    vocab_size: int
+    tied_embeddings: bool
+
+
+def read_hyperparameters(model_dir: Path) -> Hyperparameters:
+    path = model_dir / "config.json"
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ToolsetError(
+            f"{model_dir}: config.json not found (a merged Hugging Face model folder is expected)"
+        ) from None
+    architecture = (config.get("architectures") or ["unknown"])[0]
+    if architecture not in ARCHITECTURES:
+        raise ToolsetError(
+            f"{path}: architecture {architecture} is not supported yet for GGUF export "
+            f"(supported: {', '.join(sorted(ARCHITECTURES))})"
+        )
+    rope = config.get("rope_parameters") or {}
+    n_head = config["num_attention_heads"]
+    return Hyperparameters(
+        architecture=ARCHITECTURES[architecture],
+        n_layer=config["num_hidden_layers"],
+        n_head=n_head,
+        n_head_kv=config.get("num_key_value_heads") or n_head,
+        hidden=config["hidden_size"],
+        feed_forward=config["intermediate_size"],
+        context=config.get("max_position_embeddings", 4096),
+        rms_eps=config.get("rms_norm_eps", 1e-5),
+        rope_theta=config.get("rope_theta") or rope.get("rope_theta") or 10000.0,
+        head_dim=config.get("head_dim") or config["hidden_size"] // n_head,
+        vocab_size=config["vocab_size"],
+        tied_embeddings=bool(config.get("tie_word_embeddings", False)),
+    )
+
+
+def _regexes(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        pattern = node.get("pattern")
+        found = [pattern["Regex"]] if isinstance(pattern, dict) and "Regex" in pattern else []
+        return found + [regex for value in node.values() for regex in _regexes(value)]
+    if isinstance(node, list):
+        return [regex for value in node for regex in _regexes(value)]
+    return []
+
+
+def _pre_tokenizer_name(tokenizer: dict[str, Any]) -> str:
+    """The llama.cpp pre-tokenizer name matching this tokenizer.json, ``default`` when unknown."""
+    pre = tokenizer.get("pre_tokenizer") or {}
+    regexes = _regexes(pre)
+    if _LLAMA3_REGEX in regexes:
+        return "llama-bpe"
+    if _QWEN2_REGEX in regexes:
+        return "qwen2"
+    parts = pre.get("pretokenizers", [pre])
+    kinds = [part.get("type") for part in parts]
+    if kinds == ["Digits", "ByteLevel"] and parts[0].get("individual_digits"):
+        return "smollm"
+    if kinds == ["ByteLevel"] and parts[0].get("use_regex", True):
+        return "gpt-2"
+    return "default"
+
+
+def _add_tokenizer(writer: Any, model_dir: Path, hp: Hyperparameters) -> None:
+    import gguf
+
+    path = model_dir / "tokenizer.json"
+    try:
+        tokenizer = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ToolsetError(f"{model_dir}: tokenizer.json not found; save the tokenizer with the merged model") from None
+    model = tokenizer.get("model", {})
+    if model.get("type") != "BPE" or model.get("byte_fallback"):
+        raise ToolsetError(
+            f"{path}: only byte-level BPE tokenizers (Llama 3, Qwen, SmolLM) are supported yet; "
+            "sentencepiece-style tokenizers (Mistral, Llama 2) are not"
+        )
+    vocab: dict[str, int] = model["vocab"]
+    added = tokenizer.get("added_tokens", [])
+    size = max([hp.vocab_size, len(vocab), *[token["id"] + 1 for token in added]])
+    tokens = [f"[PAD{index}]" for index in range(size)]
+    types = [gguf.TokenType.UNUSED] * size
+    for text, index in vocab.items():
+        tokens[index], types[index] = text, gguf.TokenType.NORMAL
+    for token in added:
+        tokens[token["id"]] = token["content"]
+        types[token["id"]] = gguf.TokenType.CONTROL if token.get("special") else gguf.TokenType.USER_DEFINED
+    merges = [merge if isinstance(merge, str) else " ".join(merge) for merge in model.get("merges", [])]
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre(_pre_tokenizer_name(tokenizer))
+    writer.add_token_list(tokens)
+    writer.add_token_types(types)
+    writer.add_token_merges(merges)
+
+    settings = _read_json(model_dir / "tokenizer_config.json")
+    model_config = _read_json(model_dir / "config.json")
+    lookup = {token: index for index, token in enumerate(tokens)}
+    for key, add in (
+        ("bos_token", writer.add_bos_token_id),
+        ("eos_token", writer.add_eos_token_id),
+        ("unk_token", writer.add_unk_token_id),
+        ("pad_token", writer.add_pad_token_id),
+    ):
+        value = settings.get(key)
+        value = value.get("content") if isinstance(value, dict) else value
+        if value in lookup:
+            add(lookup[value])
+        elif isinstance(model_config.get(f"{key}_id"), int):
+            add(model_config[f"{key}_id"])
+    writer.add_add_bos_token(bool(settings.get("add_bos_token", False)))
+    template = settings.get("chat_template")
+    template_file = model_dir / "chat_template.jinja"
+    if template_file.is_file():
+        template = template_file.read_text(encoding="utf-8")
+    if template:
+        writer.add_chat_template(template)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _permute(weight: Any, heads: int) -> Any:
+    """Reorder llama q/k rows from Hugging Face's half-split rotary layout to llama.cpp's interleaved one."""
+    rows = weight.shape[0]
+    return weight.reshape(heads, 2, rows // heads // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+
+
+def convert(model_dir: Path, destination: Path, out_type: str = "f16", *, name: str | None = None) -> Path:
+    """Write ``destination`` (a .gguf file) from the Hugging Face folder ``model_dir`` at f32, f16 or bf16."""
+    import gguf
+    import numpy as np
+
+    if out_type not in FLOAT_TYPES:
+        raise ToolsetError(f"out type {out_type!r}: convert writes {', '.join(FLOAT_TYPES)}; quantize afterwards")
+    model_dir, destination = Path(model_dir), Path(destination)
+    hp = read_hyperparameters(model_dir)
+    source_bytes = sum(path.stat().st_size for path in model_files(model_dir))
+    check_free_space(destination.parent, int(source_bytes * (2.2 if out_type == "f32" else 1.2)), "the GGUF file")
+    arch = gguf.MODEL_ARCH[hp.architecture.upper()]
+    name_map = gguf.get_tensor_name_map(arch, hp.n_layer)
+    tensor_type = {
+        "f32": gguf.GGMLQuantizationType.F32,
+        "f16": gguf.GGMLQuantizationType.F16,
+        "bf16": gguf.GGMLQuantizationType.BF16,
+    }[out_type]
+    file_type = {
+        "f32": gguf.LlamaFileType.ALL_F32,
+        "f16": gguf.LlamaFileType.MOSTLY_F16,
+        "bf16": gguf.LlamaFileType.MOSTLY_BF16,
+    }[out_type]
+
+    with atomic_path(destination) as temporary:
+        writer = gguf.GGUFWriter(temporary, hp.architecture)
+        writer.add_name(name or model_dir.name)
+        writer.add_context_length(hp.context)
+        writer.add_embedding_length(hp.hidden)
+        writer.add_block_count(hp.n_layer)
+        writer.add_feed_forward_length(hp.feed_forward)
+        writer.add_head_count(hp.n_head)
+        writer.add_head_count_kv(hp.n_head_kv)
+        writer.add_rope_freq_base(float(hp.rope_theta))
+        writer.add_layer_norm_rms_eps(float(hp.rms_eps))
+        writer.add_rope_dimension_count(hp.head_dim)
+        if hp.head_dim != hp.hidden // hp.n_head:
+            writer.add_key_length(hp.head_dim)
+            writer.add_value_length(hp.head_dim)
+        writer.add_vocab_size(hp.vocab_size)
+        writer.add_file_type(file_type)
+        writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
+        _add_tokenizer(writer, model_dir, hp)
+        for tensor_name, array, _dtype in iter_tensors(model_dir):
+            if tensor_name.endswith("rotary_emb.inv_freq") or (tensor_name == "lm_head.weight" and hp.tied_embeddings):
+                continue
+            mapped = name_map.get_name(tensor_name, try_suffixes=(".weight", ".bias"))
+            if mapped is None:
+                raise ToolsetError(f"{model_dir}: tensor {tensor_name} has no GGUF name for {hp.architecture}")
+            data = array.astype(np.float32)
+            if hp.architecture == "llama" and tensor_name.endswith("self_attn.q_proj.weight"):
+                data = _permute(data, hp.n_head)
+            elif hp.architecture == "llama" and tensor_name.endswith("self_attn.k_proj.weight"):
+                data = _permute(data, hp.n_head_kv)
+            if data.ndim == 1 or tensor_type == gguf.GGMLQuantizationType.F32:
+                writer.add_tensor(mapped, np.ascontiguousarray(data))
+            elif tensor_type == gguf.GGMLQuantizationType.F16:
+                writer.add_tensor(mapped, data.astype(np.float16))
+            else:
+                writer.add_tensor(mapped, gguf.quants.quantize(data, tensor_type), raw_dtype=tensor_type)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+    return destination
+
+
+def quantize(source: Path, destination: Path, out_type: str, *, threads: int = 0) -> Path:
+    """Quantize a GGUF file with llama.cpp's ``llama_model_quantize`` (no binary, no build)."""
+    import llama_cpp
+
+    ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{out_type.upper()}", None)
+    if ftype is None:
+        raise ToolsetError(f"unknown quantization type {out_type!r}; known: {', '.join(quantization_types())}")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = threads or os.cpu_count() or 1
+    check_free_space(Path(destination).parent, Path(source).stat().st_size, "the quantized GGUF file")
+    with atomic_path(Path(destination)) as temporary:
+        with captured_native_output() as log:
+            status = llama_cpp.llama_model_quantize(str(source).encode(), str(temporary).encode(), ctypes.byref(params))
+        if status != 0 or not temporary.is_file():
+            tail = "\n".join(log[-5:])
+            raise ToolsetError(f"llama.cpp failed to quantize {source} to {out_type} (status {status}):\n{tail}")
+    return Path(destination)
