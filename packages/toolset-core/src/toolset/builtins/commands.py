@@ -140,6 +140,11 @@ def export(exporter_name: str, source: Path, destination: Path, options: tuple[s
     config = structure_section(exporter.config, options, what=f"exporter {exporter_name}")
     written = exporter.factory(source, destination, config)
     click.echo(f"wrote {written}")
+    if exporter_name == "ollama":
+        from toolset.local_apps import ollama_create_command
+
+        name = getattr(config, "name", None) or source.stem
+        click.echo(f"next: {ollama_create_command(written, name)}")
     report = Path(str(written) + ".verify.json")
     if report.is_file():
         click.echo(f"verified: {json.loads(report.read_text())['detail']}")

@@ -13,6 +13,7 @@ from toolset.components import Availability, Exporter, missing_modules, usable
 from toolset.errors import ToolsetError
 from toolset.gguf_export import FLOAT_TYPES, GGUFExportConfig
 from toolset.hookspecs import hookimpl
+from toolset.local_apps import LMStudioConfig, OllamaConfig, export_lmstudio, export_ollama
 from toolset.storage import atomic_directory, atomic_file
 
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "adapters.safetensors")
@@ -121,5 +122,22 @@ def register_exporters(register):
             factory=export_gguf,
             requires=("gguf", "numpy"),
             check=gguf_availability,
+        )
+    )
+    register(
+        Exporter(
+            name="ollama",
+            description="Ollama Modelfile beside a GGUF file, with a TEMPLATE that keeps tools and tool calls",
+            config=OllamaConfig,
+            factory=export_ollama,
+            requires=("gguf",),
+        )
+    )
+    register(
+        Exporter(
+            name="lmstudio",
+            description="Place a GGUF file in LM Studio's models folder (publisher/model/file.gguf)",
+            config=LMStudioConfig,
+            factory=export_lmstudio,
         )
     )
