@@ -16,6 +16,7 @@ def register_commands(cli):
     cli.add_command(toolsets_group)
     cli.add_command(ask)
     cli.add_command(export)
+    cli.add_command(upload)
 
 
 @click.group(name="config")
@@ -148,3 +149,29 @@ def export(exporter_name: str, source: Path, destination: Path, options: tuple[s
     report = Path(str(written) + ".verify.json")
     if report.is_file():
         click.echo(f"verified: {json.loads(report.read_text())['detail']}")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("repo_id")
+@click.option("--what", multiple=True, type=click.Choice(["adapter", "merged", "gguf"]), help="Default: all found.")
+@click.option("--public", is_flag=True, help="Create public repositories (private by default).")
+@click.option("--dry-run", is_flag=True, help="List the files and show the model cards; upload nothing.")
+def upload(run_dir: Path, repo_id: str, what: tuple[str, ...], public: bool, dry_run: bool) -> None:
+    """Upload RUN_DIR's adapter (REPO_ID), merged model (REPO_ID-merged) and GGUF files (REPO_ID-GGUF)."""
+    from toolset import hub
+
+    plans = hub.plan_upload(run_dir, repo_id, what or ("adapter", "merged", "gguf"))
+    for plan in plans:
+        total = sum(size for _name, size in plan.files)
+        click.echo(f"{plan.kind} -> {plan.repo_id} ({len(plan.files)} files, {total / 2**20:.1f} MiB)")
+        for name, size in plan.files:
+            click.echo(f"  {name}  {size / 2**20:.1f} MiB")
+        if dry_run:
+            click.echo("  README.md (model card):")
+            click.echo("    " + plan.card.replace("\n", "\n    ").rstrip())
+    if dry_run:
+        click.echo("dry run: nothing uploaded")
+        return
+    for url in hub.upload(plans, private=not public):
+        click.echo(f"uploaded: {url}")
