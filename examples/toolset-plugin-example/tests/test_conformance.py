@@ -1,6 +1,7 @@
 """The example plugin runs toolset's conformance kit, as any third-party plugin would."""
 
 import toolset_plugin_example
+
 from toolset.testing import assert_plugin_conforms
 
 
