@@ -59,7 +59,9 @@ setup() {
   say "installing the workspace packages (editable) and the dev tools"
   local editable=()
   for package in "${PACKAGES[@]}"; do
-    if [ "$package" = toolset-cuda ]; then
+    if [ "$package" = toolset-core ]; then
+      editable+=(-e "packages/$package[gguf,hub,embedded]")
+    elif [ "$package" = toolset-cuda ]; then
       editable+=(-e "packages/$package$extras")
     else
       editable+=(-e "packages/$package")
