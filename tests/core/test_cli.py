@@ -35,7 +35,9 @@ def test_plugins_json_lists_all_five_distributions():
     infos = json.loads(run("plugins", "--json").stdout)
     assert {info["distribution"] for info in infos} == DISTRIBUTIONS
     by_name = {info["name"]: info for info in infos}
-    assert by_name["toolset.builtins.exporters"]["registers"] == {"exporters": ["adapter"]}
+    assert by_name["toolset.builtins.exporters"]["registers"] == {
+        "exporters": ["adapter", "gguf", "ollama", "lmstudio"]
+    }
     assert by_name["toolset.builtins.exporters"]["builtin"] is True
     assert set(by_name["toolset.builtins.commands"]["commands"]) >= {"config", "toolsets", "ask"}
     for info in infos:

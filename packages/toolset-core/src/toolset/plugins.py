@@ -79,7 +79,7 @@ def _names_from_env(variable: str) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
-def _unknown_hooks(plugin: object) -> list[str]:
+def unknown_hooks(plugin: object) -> list[str]:
     problems = []
     for attribute in dir(plugin):
         if not attribute.startswith("register_") or attribute in HOOK_NAMES:
@@ -96,7 +96,7 @@ def register_plugin(plugin: object, name: str, *, info: PluginInfo | None = None
     """Register ``plugin`` under ``name``; record and reject it if it uses an unknown hook."""
     info = info or PluginInfo(name=name)
     _infos[name] = info
-    problems = _unknown_hooks(plugin)
+    problems = unknown_hooks(plugin)
     if problems:
         info.errors.extend(problems)
         return False

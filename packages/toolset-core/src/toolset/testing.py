@@ -30,7 +30,7 @@ from toolset.components import (
     ToolCatalog,
     ToolSpec,
 )
-from toolset.plugins import HOOK_NAMES, HOOKS, _unknown_hooks
+from toolset.plugins import HOOK_NAMES, HOOKS, unknown_hooks
 
 
 def plugin_components(plugin: object) -> list[Component]:
@@ -46,7 +46,7 @@ def plugin_components(plugin: object) -> list[Component]:
 
 def check_plugin(plugin: object) -> list[str]:
     """Every problem found in ``plugin``: hook names, wrong registered types, and each component's."""
-    problems = list(_unknown_hooks(plugin))
+    problems = list(unknown_hooks(plugin))
     hooks = [name for name in dir(plugin) if name in HOOK_NAMES]
     if not hooks:
         problems.append("implements none of the toolset hooks: " + ", ".join(HOOK_NAMES))
