@@ -56,10 +56,10 @@ def pytest_collection_modifyitems(config, items):
     if os.environ.get("TOOLSET_SKIP_SLOW"):
         skip_slow = pytest.mark.skip(reason="TOOLSET_SKIP_SLOW is set")
         for item in items:
-            if "slow" in item.keywords:
+            if item.get_closest_marker("slow"):
                 item.add_marker(skip_slow)
     for marker, requirement in REQUIREMENTS.items():
-        marked = [item for item in items if marker in item.keywords]
+        marked = [item for item in items if item.get_closest_marker(marker)]
         if not marked:
             continue
         reason = requirement()

@@ -1,0 +1,321 @@
+"""Read the tool calls out of a model's answer, whatever style it used; never raises.
+
+Styles, tried in this order:
+
+- ``native``: the server's own ``tool_calls`` (OpenAI ``{"function": {"name", "arguments"}}`` or flat
+  ``{"name", "arguments"}``; arguments an object or a JSON string);
+- ``hermes``: ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` (Hermes, Qwen), one block per call;
+- ``mistral``: ``[TOOL_CALLS] [{"name": ..., "arguments": {...}}, ...]`` or ``[TOOL_CALLS]name[ARGS]{...}``;
+- ``text``: the legacy ``tool_call: NAME`` line followed by an ``arguments: {json}`` line;
+- ``fenced_json``: a call object (or a list of them) inside a ````` ```json ````` code fence;
+- ``json``: the whole answer is a call object or a list of them.
+
+``<think>...</think>`` blocks are ignored. Calls keep their argument key order. A malformed answer gives a
+reason code (see :data:`REASONS`); calls that did parse are still returned beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from toolset.data import ToolCall
+
+REASONS: dict[str, str] = {
+    "parse.empty": "the answer is empty",
+    "parse.no_tool_call": "the answer contains no tool call",
+    "parse.invalid_json": "a tool call is not valid JSON",
+    "parse.unclosed_tag": "a <tool_call> block is never closed",
+    "parse.missing_name": "a tool call has no tool name",
+    "parse.missing_arguments": "a 'tool_call:' line has no 'arguments:' line after it",
+    "parse.invalid_arguments": "a tool call's arguments are not a JSON object",
+}
+
+_DECODER = json.JSONDecoder()
+_THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL)
+_LEGACY_CALL = re.compile(r"^[ \t]*tool_call:[ \t]*(\S*)[ \t]*$", re.MULTILINE)
+_LEGACY_ARGUMENTS = re.compile(r"\s*arguments:[ \t]*")
+_MISTRAL_NAME = re.compile(r"\s*([^\s\[\]{}]+)")
+_FENCE = "```"
+
+
+@attrs.frozen
+class ParseResult:
+    """The calls found, the style they were written in, and a reason code when something was malformed."""
+
+    calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=tuple)
+    style: str | None = None
+    error: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """At least one call and nothing malformed."""
+        return self.error is None and bool(self.calls)
+
+
+class _Malformed(Exception):
+    """A malformation; ``call`` is the call as far as it could be read (name known, arguments undecodable)."""
+
+    def __init__(self, code: str, detail: str, call: ToolCall | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.call = call
+
+
+def parse_response(response: Any) -> ParseResult:
+    """Parse a :class:`toolset.components.ChatResponse` (native tool calls first, then its text)."""
+    return parse_output(getattr(response, "content", None), getattr(response, "tool_calls", None))
+
+
+def parse_output(content: str | None, tool_calls: Sequence[Any] | None = None) -> ParseResult:
+    """Native ``tool_calls`` when there are any, else the calls written in ``content``."""
+    if tool_calls:
+        return parse_native(tool_calls)
+    return parse_text(content)
+
+
+def parse_native(tool_calls: Sequence[Any]) -> ParseResult:
+    """A server's own tool calls, checked like written ones (a name, arguments that are a JSON object)."""
+
+    def calls():
+        for index, raw in enumerate(tool_calls):
+            if isinstance(raw, Mapping):
+                yield _attempt(lambda raw=raw: [_call_from_object(raw)])
+            else:
+                yield _Malformed("parse.invalid_json", f"tool call {index} is {_kind(raw)}, not an object")
+
+    return _collect(calls(), "native")
+
+
+def parse_text(text: Any) -> ParseResult:
+    """The calls written in ``text`` in any supported style."""
+    if not isinstance(text, str) or not text.strip():
+        return ParseResult(error="parse.empty", detail=REASONS["parse.empty"])
+    try:
+        return _parse_text(_without_thinking(text))
+    except RecursionError:  # JSON nested deeper than the interpreter allows
+        return ParseResult(error="parse.invalid_json", detail="JSON nested too deeply to decode")
+
+
+def _without_thinking(text: str) -> str:
+    """Drop ``<think>`` blocks; a lone ``</think>`` (its opening tag was in the prompt) drops all before it."""
+    text = _THINK.sub("", text)
+    closing = text.rfind("</think>")
+    return text[closing + len("</think>") :] if closing != -1 else text
+
+
+def _parse_text(text: str) -> ParseResult:
+    if "<tool_call>" in text:
+        return _collect(_hermes(text), "hermes")
+    if "[TOOL_CALLS]" in text:
+        return _collect(_mistral(text), "mistral")
+    if _LEGACY_CALL.search(text):
+        return _collect(_legacy(text), "text")
+    fenced = _fenced(text)
+    if fenced is not None:
+        return fenced
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        return _collect([_attempt(_json_calls, stripped, whole=True)], "json")
+    if not stripped:
+        return ParseResult(error="parse.empty", detail="the answer holds only a <think> block")
+    return ParseResult(error="parse.no_tool_call", detail=REASONS["parse.no_tool_call"])
+
+
+def _collect(items: Any, style: str) -> ParseResult:
+    """Gather what a style's generator yields: lists of calls, or malformations (the first one is reported)."""
+    calls: list[ToolCall] = []
+    error: _Malformed | None = None
+    for item in items:
+        if isinstance(item, _Malformed):
+            error = error or item
+            if item.call is not None:
+                calls.append(item.call)
+        else:
+            calls.extend(item)
+    return _result(calls, style, error)
+
+
+def _attempt(function: Any, *args: Any, **kwargs: Any) -> list[ToolCall] | _Malformed:
+    try:
+        return function(*args, **kwargs)
+    except _Malformed as exc:
+        return exc
+
+
+def _result(calls: list[ToolCall], style: str, error: _Malformed | None) -> ParseResult:
+    if error is not None:
+        return ParseResult(calls, style, error.code, error.detail)
+    if not calls:
+        return ParseResult((), style, "parse.no_tool_call", f"no tool call in the {style} block(s)")
+    return ParseResult(calls, style)
+
+
+def _hermes(text: str):
+    position = 0
+    while (start := text.find("<tool_call>", position)) != -1:
+        body_start = start + len("<tool_call>")
+        end = text.find("</tool_call>", body_start)
+        if end == -1:  # cut off before the closing tag: accepted when the JSON inside is complete
+            found = _attempt(_json_calls, _unfence(text[body_start:]), whole=True)
+            if isinstance(found, _Malformed):
+                found = _Malformed("parse.unclosed_tag", f"a <tool_call> block is never closed ({found.detail})")
+            yield found
+            return
+        position = end + len("</tool_call>")
+        yield _attempt(_json_calls, _unfence(text[body_start:end]), whole=True)
+
+
+def _mistral(text: str):
+    for segment in text.split("[TOOL_CALLS]")[1:]:
+        rest = segment.lstrip()
+        if rest[:1] in ("[", "{"):
+            yield _attempt(_json_calls, rest, whole=False)
+            continue
+        match = _MISTRAL_NAME.match(segment)
+        if not match:
+            yield _Malformed("parse.missing_name", "[TOOL_CALLS] is followed by neither JSON nor a tool name")
+            continue
+        name = match.group(1)
+        after = segment[match.end() :]
+        call_id = None
+        if after.startswith("[CALL_ID]"):
+            id_match = _MISTRAL_NAME.match(after, len("[CALL_ID]"))
+            call_id = id_match.group(1) if id_match else None
+            after = after[id_match.end() if id_match else len("[CALL_ID]") :]
+        if not after.startswith("[ARGS]"):
+            yield _Malformed("parse.missing_arguments", f"[TOOL_CALLS]{name} has no [ARGS] after it")
+            continue
+        yield _attempt(_call_with_prefix_arguments, name, after[len("[ARGS]") :], call_id)
+
+
+def _legacy(text: str):
+    for match in _LEGACY_CALL.finditer(text):
+        name = match.group(1)
+        if not name:
+            yield _Malformed("parse.missing_name", "a 'tool_call:' line names no tool")
+            continue
+        arguments = _LEGACY_ARGUMENTS.match(text, match.end())
+        if arguments is None:
+            yield _Malformed("parse.missing_arguments", f"'tool_call: {name}' has no 'arguments:' line after it")
+            continue
+        yield _attempt(_call_with_prefix_arguments, name, text[arguments.end() :], None)
+
+
+def _call_with_prefix_arguments(name: str, text: str, call_id: str | None) -> list[ToolCall]:
+    """One call whose arguments are the JSON value at the start of ``text`` (what follows is ignored)."""
+    stripped = text.lstrip()
+    try:
+        arguments, _end = _DECODER.raw_decode(stripped)
+    except (ValueError, RecursionError) as exc:
+        raw = stripped.split("\n", 1)[0]
+        raise _Malformed(
+            "parse.invalid_json",
+            f"the arguments of {name} are not valid JSON ({_json_error(exc)})",
+            ToolCall(name=name, id=call_id, raw_arguments=raw),
+        ) from None
+    return [_call(name, arguments, call_id)]
+
+
+def _fenced(text: str) -> ParseResult | None:
+    """Calls in code fences; ``None`` when no fence holds anything call-like (then other styles are tried)."""
+    calls: list[ToolCall] = []
+    error: _Malformed | None = None
+    for language, body in _fences(text):
+        looks_like_json = language in ("json", "tool_call", "tool_calls", "") and body.lstrip()[:1] in ("{", "[")
+        if not looks_like_json and language != "json":
+            continue
+        found = _attempt(_json_calls, body.strip(), whole=True)
+        if isinstance(found, _Malformed):
+            error = error or found
+        else:
+            calls.extend(found)
+    if not calls and error is None:
+        return None
+    return _result(calls, "fenced_json", error)
+
+
+def _fences(text: str):
+    position = 0
+    while (start := text.find(_FENCE, position)) != -1:
+        line_end = text.find("\n", start)
+        end = text.find(_FENCE, start + len(_FENCE)) if line_end == -1 else text.find(_FENCE, line_end)
+        if line_end == -1 or end == -1:
+            return
+        yield text[start + len(_FENCE) : line_end].strip().lower(), text[line_end + 1 : end]
+        position = end + len(_FENCE)
+
+
+def _unfence(body: str) -> str:
+    stripped = body.strip()
+    if stripped.startswith(_FENCE) and stripped.endswith(_FENCE) and len(stripped) >= 2 * len(_FENCE):
+        inner = stripped[len(_FENCE) : -len(_FENCE)]
+        newline = inner.find("\n")
+        return inner[newline + 1 :] if newline != -1 else inner
+    return stripped
+
+
+def _json_calls(text: str, *, whole: bool) -> list[ToolCall]:
+    """Calls from a JSON object or list at the start of ``text``; ``whole``: nothing may follow it."""
+    stripped = text.strip()
+    if not stripped:
+        raise _Malformed("parse.invalid_json", "an empty tool call block")
+    try:
+        value, end = _DECODER.raw_decode(stripped)
+    except (ValueError, RecursionError) as exc:
+        raise _Malformed("parse.invalid_json", f"the tool call is not valid JSON ({_json_error(exc)})") from None
+    if whole and stripped[end:].strip():
+        raise _Malformed("parse.invalid_json", f"text after the tool call's JSON: {stripped[end:].strip()[:40]!r}")
+    objects = value if isinstance(value, list) else [value]
+    calls = []
+    for item in objects:
+        if not isinstance(item, Mapping):
+            raise _Malformed("parse.missing_name", f"expected a tool call object, found {_kind(item)}")
+        calls.append(_call_from_object(item))
+    return calls
+
+
+def _call_from_object(obj: Mapping[str, Any]) -> ToolCall:
+    """A call from ``{"name", "arguments"|"parameters"}``, possibly wrapped as ``{"function": {...}}``."""
+    function = obj.get("function")
+    source = function if isinstance(function, Mapping) else obj
+    arguments = source.get("arguments", source.get("parameters"))
+    return _call(source.get("name"), arguments, obj.get("id"))
+
+
+def _call(name: Any, arguments: Any, call_id: Any) -> ToolCall:
+    if not isinstance(name, str) or not name.strip():
+        raise _Malformed("parse.missing_name", f"the tool call has no name (found {_kind(name)})")
+    call_id = call_id if isinstance(call_id, str) else None
+    if arguments is None or arguments == "":
+        arguments = {}
+    elif isinstance(arguments, str):
+        try:
+            decoded = json.loads(arguments)
+        except (ValueError, RecursionError) as exc:
+            raise _Malformed(
+                "parse.invalid_json",
+                f"the arguments of {name} are not valid JSON ({_json_error(exc)})",
+                ToolCall(name=name, id=call_id, raw_arguments=arguments),
+            ) from None
+        arguments = decoded
+    if not isinstance(arguments, Mapping):
+        raise _Malformed("parse.invalid_arguments", f"the arguments of {name} are {_kind(arguments)}, not an object")
+    return ToolCall(name=name, arguments=dict(arguments), id=call_id)
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "nothing"}
+    return names.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+
+
+def _json_error(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)

@@ -1,0 +1,222 @@
+"""Tool calls read from every supported style; malformed answers give a reason code, never an exception."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolset.components import ChatResponse
+from toolset_eval.parsing import REASONS, ParseResult, parse_native, parse_output, parse_response, parse_text
+
+ARGS = {"context": {"sessionId": "s1", "workspaceId": "w"}, "filePath": "a.md", "limit": 3}
+ARGS_JSON = json.dumps(ARGS)
+
+
+def only_call(result: ParseResult):
+    assert result.ok, result
+    (call,) = result.calls
+    return call
+
+
+@pytest.mark.parametrize(
+    ("text", "style"),
+    [
+        (f'<tool_call>\n{{"name": "read", "arguments": {ARGS_JSON}}}\n</tool_call>', "hermes"),
+        (f'Let me look.\n<tool_call>{{"name": "read", "arguments": {ARGS_JSON}}}</tool_call>', "hermes"),
+        (f'<tool_call>\n```json\n{{"name": "read", "arguments": {ARGS_JSON}}}\n```\n</tool_call>', "hermes"),
+        (f'[TOOL_CALLS] [{{"name": "read", "arguments": {ARGS_JSON}}}]', "mistral"),
+        (f'[TOOL_CALLS][{{"name": "read", "arguments": {ARGS_JSON}, "id": "abc123def"}}]</s>', "mistral"),
+        (f"[TOOL_CALLS]read[ARGS]{ARGS_JSON}", "mistral"),
+        (f"tool_call: read\narguments: {ARGS_JSON}", "text"),
+        (f"I will read it.\n\ntool_call: read\narguments: {json.dumps(ARGS, indent=2)}\n", "text"),
+        (f'Here you go:\n```json\n{{"name": "read", "arguments": {ARGS_JSON}}}\n```', "fenced_json"),
+        (f'```\n{{"name": "read", "parameters": {ARGS_JSON}}}\n```', "fenced_json"),
+        (f'{{"name": "read", "arguments": {ARGS_JSON}}}', "json"),
+        (f'{{"type": "function", "function": {{"name": "read", "arguments": {json.dumps(ARGS_JSON)}}}}}', "json"),
+        (
+            f'<think>Maybe tool_call: other</think><tool_call>{{"name": "read", "arguments": {ARGS_JSON}}}</tool_call>',
+            "hermes",
+        ),
+    ],
+)
+def test_each_style_gives_the_call_with_key_order_kept(text, style):
+    result = parse_text(text)
+    call = only_call(result)
+    assert result.style == style
+    assert call.name == "read"
+    assert call.arguments == ARGS
+    assert list(call.arguments) == ["context", "filePath", "limit"]
+    assert list(call.arguments["context"]) == ["sessionId", "workspaceId"]
+
+
+def test_several_calls_in_order():
+    text = (
+        '<tool_call>{"name": "a", "arguments": {"x": 1}}</tool_call>\n'
+        '<tool_call>{"name": "b", "arguments": {"y": 2}}</tool_call>'
+    )
+    assert [(c.name, c.arguments) for c in parse_text(text).calls] == [("a", {"x": 1}), ("b", {"y": 2})]
+    mistral = '[TOOL_CALLS] [{"name": "a", "arguments": {}}, {"name": "b", "arguments": {"y": 2}}]'
+    assert [c.name for c in parse_text(mistral).calls] == ["a", "b"]
+    legacy = 'tool_call: a\narguments: {"x": 1}\ntool_call: b\narguments: {}'
+    assert [(c.name, c.arguments) for c in parse_text(legacy).calls] == [("a", {"x": 1}), ("b", {})]
+
+
+def test_mistral_call_id():
+    call = only_call(parse_text('[TOOL_CALLS]read[CALL_ID]a1b2c3d4e[ARGS]{"x": 1}'))
+    assert (call.name, call.id, call.arguments) == ("read", "a1b2c3d4e", {"x": 1})
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("", "parse.empty"),
+        ("   \n", "parse.empty"),
+        (None, "parse.empty"),
+        ("<think>just thinking</think>", "parse.empty"),
+        ("thinking begun in the prompt, tool_call: a\narguments: {}</think>\nNo tool needed.", "parse.no_tool_call"),
+        ("The weather in Paris is sunny.", "parse.no_tool_call"),
+        ("```python\nprint('hi')\n```", "parse.no_tool_call"),
+        ('<tool_call>{"name": "read", "arguments": {"x": 1,}}</tool_call>', "parse.invalid_json"),
+        ('<tool_call>{"name": "read"} trailing</tool_call>', "parse.invalid_json"),
+        ("<tool_call></tool_call>", "parse.invalid_json"),
+        ('<tool_call>{"name": "read", "arguments": {"x": ', "parse.unclosed_tag"),
+        ('<tool_call>{"arguments": {"x": 1}}</tool_call>', "parse.missing_name"),
+        ('<tool_call>{"name": "", "arguments": {}}</tool_call>', "parse.missing_name"),
+        ('<tool_call>["read"]</tool_call>', "parse.missing_name"),
+        ('<tool_call>{"name": "read", "arguments": [1, 2]}</tool_call>', "parse.invalid_arguments"),
+        ('<tool_call>{"name": "read", "arguments": "not json"}</tool_call>', "parse.invalid_json"),
+        ("[TOOL_CALLS] [{'name': 'read'}]", "parse.invalid_json"),
+        ("[TOOL_CALLS]read{}", "parse.missing_arguments"),
+        ("[TOOL_CALLS]", "parse.missing_name"),
+        ("tool_call: read\nI forgot the arguments", "parse.missing_arguments"),
+        ("tool_call: read\narguments: {oops}", "parse.invalid_json"),
+        ('```json\n{"name": "read", "arguments": {\n```', "parse.invalid_json"),
+        ('{"answer": 42}', "parse.missing_name"),
+        ("{not json at all", "parse.invalid_json"),
+        ("[" * 50_000, "parse.invalid_json"),
+    ],
+)
+def test_malformed_answers_give_a_reason_code(text, code):
+    result = parse_text(text)
+    assert result.error == code, result
+    assert not result.ok
+    assert result.detail
+
+
+def test_good_calls_are_kept_beside_a_malformed_one():
+    text = '<tool_call>{bad}</tool_call>\n<tool_call>{"name": "ok", "arguments": {}}</tool_call>'
+    result = parse_text(text)
+    assert result.error == "parse.invalid_json"
+    assert [c.name for c in result.calls] == ["ok"]
+
+
+def test_unclosed_tag_with_complete_json_is_accepted():
+    call = only_call(parse_text('<tool_call>{"name": "read", "arguments": {"x": 1}}'))
+    assert call.arguments == {"x": 1}
+
+
+def test_native_calls_openai_and_flat_shapes():
+    openai_shaped = [
+        {"id": "call_1", "type": "function", "function": {"name": "read", "arguments": ARGS_JSON}},
+        {"name": "list", "arguments": {"b": 1, "a": 2}},
+        {"function": {"name": "noargs", "arguments": ""}},
+    ]
+    result = parse_native(openai_shaped)
+    assert result.ok and result.style == "native"
+    assert [(c.name, c.id) for c in result.calls] == [("read", "call_1"), ("list", None), ("noargs", None)]
+    assert list(result.calls[0].arguments) == ["context", "filePath", "limit"]
+    assert list(result.calls[1].arguments) == ["b", "a"]
+    assert result.calls[2].arguments == {}
+
+
+def test_native_call_with_undecodable_arguments_keeps_the_raw_text():
+    result = parse_native([{"function": {"name": "read", "arguments": '{"x": '}}, "junk"])
+    assert result.error == "parse.invalid_json"
+    (call,) = result.calls
+    assert (call.name, call.raw_arguments, call.arguments) == ("read", '{"x": ', {})
+
+
+def test_native_calls_take_precedence_over_text():
+    response = ChatResponse(content="tool_call: other\narguments: {}", tool_calls=[{"name": "read", "arguments": {}}])
+    assert [c.name for c in parse_response(response).calls] == ["read"]
+    assert parse_output("tool_call: other\narguments: {}", []).calls[0].name == "other"
+
+
+def test_every_reason_code_is_documented():
+    codes = set()
+    for text in ["", "plain", "<tool_call>{", "<tool_call>{}</tool_call>", "[TOOL_CALLS]x", "tool_call: a\nb", "{[}"]:
+        codes.add(parse_text(text).error)
+    codes.add(parse_text('{"name": "a", "arguments": 1}').error)
+    assert codes <= set(REASONS)
+
+
+JSONISH = st.text(alphabet=st.sampled_from(list('{}[]":,\\ \nabc01-.truefalsnl<>/')), max_size=80)
+MARKERS = st.sampled_from(
+    ["<tool_call>", "</tool_call>", "[TOOL_CALLS]", "[ARGS]", "[CALL_ID]", "tool_call: x\n", "arguments: ", "```json\n",
+     "```", "<think>", "</think>", '{"name": "t", "arguments": ', "{", "["]
+)  # fmt: skip
+
+
+CALL_KEYS = st.sampled_from(["name", "arguments", "function", "id"])
+CALL_VALUES = st.one_of(st.none(), st.text(), st.integers(), st.dictionaries(st.text(), st.integers()))
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text())
+def test_arbitrary_text_never_raises(text):
+    result = parse_text(text)
+    assert isinstance(result, ParseResult)
+    assert result.error is None or result.error in REASONS
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.one_of(MARKERS, JSONISH), max_size=12).map("".join))
+def test_marker_soup_never_raises(text):
+    result = parse_text(text)
+    assert result.error is None or result.error in REASONS
+    assert result.ok == (result.error is None and bool(result.calls))
+    for call in result.calls:
+        assert isinstance(call.name, str) and call.name
+        assert isinstance(call.arguments, dict)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(), st.text(), st.dictionaries(CALL_KEYS, CALL_VALUES))))
+def test_arbitrary_native_calls_never_raise(calls):
+    result = parse_native(calls)
+    assert result.error is None or result.error in REASONS
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True),
+    arguments=st.dictionaries(
+        st.text(min_size=1, max_size=10),
+        JSON_VALUES,
+        max_size=5,
+    ),
+    style=st.sampled_from(["hermes", "mistral", "text", "fenced_json", "json"]),
+)
+def test_round_trip_of_generated_calls(name, arguments, style):
+    encoded = json.dumps(arguments)
+    text = {
+        "hermes": f'<tool_call>\n{{"name": {json.dumps(name)}, "arguments": {encoded}}}\n</tool_call>',
+        "mistral": f'[TOOL_CALLS] [{{"name": {json.dumps(name)}, "arguments": {encoded}}}]',
+        "text": f"tool_call: {name}\narguments: {encoded}",
+        "fenced_json": f'```json\n{{"name": {json.dumps(name)}, "arguments": {encoded}}}\n```',
+        "json": f'{{"name": {json.dumps(name)}, "arguments": {encoded}}}',
+    }[style]
+    result = parse_text(text)
+    call = only_call(result)
+    assert result.style == style
+    assert call.name == name
+    assert call.arguments == arguments
+    assert list(call.arguments) == list(arguments)
