@@ -86,3 +86,16 @@ def fresh_plugins(monkeypatch):
     plugins.reset()
     yield plugins
     plugins.reset()
+
+
+@pytest.fixture(scope="session")
+def embedded_hf(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct converted from the embedded GGUF to a Hugging Face folder (numpy only)."""
+    from toolset.errors import ToolsetError
+    from toolset.models import embedded_gguf, gguf_to_hf
+
+    try:
+        source = embedded_gguf()
+    except ToolsetError as exc:
+        pytest.skip(str(exc))
+    return gguf_to_hf(source, tmp_path_factory.mktemp("embedded") / "smollm2-135m-instruct")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from model_factory import tiny_model
 
 from toolset.errors import ToolsetError
 from toolset.gguf_export import convert, quantization_types, read_hyperparameters
-
-from .conftest import tiny_model
 
 pytestmark = [pytest.mark.llama_cpp, pytest.mark.slow]
 

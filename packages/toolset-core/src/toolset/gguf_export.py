@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from toolset.errors import ToolsetError
-from toolset.safetensors_reader import iter_tensors, model_files
+from toolset.safetensors_io import iter_tensors, model_files
 from toolset.storage import atomic_path, captured_native_output, check_free_space
 
 ARCHITECTURES = {

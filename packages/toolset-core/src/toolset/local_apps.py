@@ -126,9 +126,9 @@ def detect_family(chat_template: str | None) -> str:
 
 
 def gguf_chat_template(path: Path) -> str | None:
-    import gguf
+    from toolset.models import open_gguf
 
-    field = gguf.GGUFReader(path).fields.get("tokenizer.chat_template")
+    field = open_gguf(path).fields.get("tokenizer.chat_template")
     return field.contents() if field is not None else None
 
 

@@ -22,6 +22,9 @@ def atomic_directory(destination: Path, *, overwrite: bool = False) -> Iterator[
         raise ToolsetError(f"{destination} already exists (use overwrite to replace it)")
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}{PARTIAL_MARK}", dir=destination.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the final folder private
     try:
         yield staging
         if destination.exists():

@@ -1,4 +1,4 @@
-"""Read safetensors files with numpy alone, bf16 included (numpy has no bf16: it is widened to float32).
+"""Read and write safetensors files with numpy alone, bf16 included (read bf16 is widened to float32).
 
 The format is an 8-byte little-endian header length, a JSON header (dtype, shape, data_offsets per tensor)
 and the raw data; files are memory-mapped, so a tensor costs memory only while it is converted.
@@ -71,3 +71,28 @@ def iter_tensors(model_dir: Path) -> Iterator[tuple[str, Any, str]]:
             else:
                 raise ToolsetError(f"{path}: tensor {name} has dtype {dtype}, which GGUF export does not read")
             yield name, array.reshape(info["shape"]), dtype
+
+
+def write_safetensors(path: Path, tensors: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
+    """Write numpy arrays as a safetensors file (little-endian, 8-byte aligned header)."""
+    import numpy as np
+
+    names = {np.dtype(v).str: k for k, v in _DTYPES.items()}
+    header: dict[str, Any] = {"__metadata__": metadata or {"format": "pt"}}
+    offset = 0
+    arrays = {}
+    for name, array in tensors.items():
+        array = np.ascontiguousarray(array)
+        dtype = names.get(array.dtype.str)
+        if dtype is None:
+            raise ToolsetError(f"cannot write tensor {name} of dtype {array.dtype} to safetensors")
+        header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
+        arrays[name] = array
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(encoded)))
+        handle.write(encoded)
+        for array in arrays.values():
+            handle.write(array.tobytes())

