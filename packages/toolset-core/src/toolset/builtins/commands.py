@@ -43,7 +43,7 @@ def config_presets() -> None:
 
     for name in preset_names():
         model = preset_data(name).get("model", {}).get("name", "")
-        click.echo(f"{name:<6} {model}")
+        click.echo(f"{name:<16} {model}")
 
 
 @click.group(name="toolsets")
