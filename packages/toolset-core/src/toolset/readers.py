@@ -1,0 +1,330 @@
+"""Read conversation datasets (JSONL of any size, streamed line by line) into :mod:`toolset.data` objects.
+
+Formats, detected per line unless one is given: ``conversations`` (ChatML list with OpenAI ``tool_calls``,
+arguments as a JSON string or an object), ``messages`` (OpenAI messages with ``tool`` results and
+``tool_call_id``), and three ways of writing calls inside assistant text: ``text`` (``tool_call: NAME`` /
+``arguments: {json}``, optionally ``Result: {json}`` and a reply), ``hermes`` (``<tool_call>{json}</tool_call>``)
+and ``mistral`` (``[TOOL_CALLS] [...]``). Real-world mess is reported as findings, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from toolset.data import Conversation, Finding, Message, ToolCall
+from toolset.errors import ToolsetError
+
+FORMATS = ("conversations", "messages", "text", "hermes", "mistral")
+LONG_LINE_BYTES = 1_000_000
+ROLES = {"system", "user", "assistant", "tool"}
+_BOM = b"\xef\xbb\xbf"
+_HERMES = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
+_TEXT_CALL = re.compile(r"^\s*tool_call:\s*(?P<name>[\w.\-]+)\s*\n\s*arguments:\s*", re.MULTILINE)
+_DECODER = json.JSONDecoder()
+
+
+@attrs.define
+class ReadSummary:
+    """Counts for one or more files: conversations read and findings per code."""
+
+    conversations: int = 0
+    findings: Counter = attrs.Factory(Counter)
+
+    def __str__(self) -> str:
+        found = ", ".join(f"{code} {count}" for code, count in sorted(self.findings.items())) or "no problems"
+        return f"{self.conversations} conversations; {found}"
+
+
+def summarize(findings: Iterable[Finding], conversations: int) -> ReadSummary:
+    return ReadSummary(conversations, Counter(finding.code for finding in findings))
+
+
+def sample_path(name: str) -> Path:
+    """A dataset bundled with toolset-core (``claudesidian_sft.jsonl``, ``claudesidian_kto.jsonl``)."""
+    path = Path(str(resources.files("toolset") / "samples" / name))
+    if not path.is_file():
+        raise ToolsetError(f"no bundled sample {name!r}")
+    return path
+
+
+def detect_record(record: dict[str, Any]) -> str:
+    """The format of one parsed JSONL record."""
+    if isinstance(record.get("messages"), list):
+        return "messages"
+    for message in record.get("conversations") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if message.get("role") == "assistant" and isinstance(content, str) and not message.get("tool_calls"):
+            if "<tool_call>" in content:
+                return "hermes"
+            if "[TOOL_CALLS]" in content:
+                return "mistral"
+            if _TEXT_CALL.search(content):
+                return "text"
+    return "conversations"
+
+
+def detect_format(path: str | Path, sample: int = 50) -> str:
+    """The most common format among the first ``sample`` records of a file."""
+    counts: Counter = Counter()
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                counts[detect_record(record)] += 1
+            if sum(counts.values()) >= sample:
+                break
+    return counts.most_common(1)[0][0] if counts else "conversations"
+
+
+def read_conversations(
+    path: str | Path, *, format: str = "auto", findings: list[Finding] | None = None
+) -> Iterator[Conversation]:
+    """Yield the conversations of a JSONL file; problems are appended to ``findings`` with file and line."""
+    path = Path(path)
+    findings = findings if findings is not None else []
+    if format != "auto" and format not in FORMATS:
+        raise ToolsetError(f"unknown data format {format!r}; known: auto, {', '.join(FORMATS)}")
+    if not path.is_file():
+        raise ToolsetError(f"{path}: file not found")
+    source = str(path)
+
+    def report(code: str, message: str, line: int | None = None, **where: Any) -> None:
+        severity = where.pop("severity", "warning")
+        findings.append(Finding(code=code, message=message, severity=severity, source=source, line=line, **where))
+
+    crlf = blank = 0
+    first_crlf = None
+    last = b""
+    offset = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            start, offset = offset, offset + len(raw)
+            last = raw
+            if number == 1 and raw.startswith(_BOM):
+                report("file.bom", "UTF-8 byte order mark at the start of the file", 1, severity="info")
+                raw = raw[len(_BOM) :]
+            if raw.endswith(b"\r\n"):
+                crlf += 1
+                first_crlf = first_crlf or number
+            if len(raw) > LONG_LINE_BYTES:
+                report("line.too_long", f"line is {len(raw):,} bytes long", number)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                report("encoding.invalid_utf8", f"bytes that are not UTF-8 at byte offset {start + exc.start}", number)
+                text = raw.decode("utf-8", errors="replace")
+            if not text.strip():
+                blank += 1
+                continue
+            try:
+                record = json.loads(text.rstrip("\r\n"))
+            except json.JSONDecodeError as exc:
+                report("json.invalid", f"invalid JSON: {exc.msg}", number, column=exc.colno, severity="error")
+                continue
+            if not isinstance(record, dict):
+                report(
+                    "record.not_object",
+                    f"a JSON object is expected, not {type(record).__name__}",
+                    number,
+                    severity="error",
+                )
+                continue
+            conversation = _convert(record, format if format != "auto" else detect_record(record), number, report)
+            if conversation is not None:
+                conversation.metadata["source"] = source
+                conversation.metadata["line"] = number
+                yield conversation
+    if crlf:
+        report("line.crlf", f"{crlf} line(s) end with CRLF (first: line {first_crlf})", first_crlf, severity="info")
+    if blank:
+        report("line.blank", f"{blank} blank line(s) skipped", None, severity="info")
+    if last and not last.endswith(b"\n"):
+        report("file.no_final_newline", "the last line has no newline", None, severity="info")
+
+
+def _convert(record: dict[str, Any], fmt: str, number: int, report: Any) -> Conversation | None:
+    key = "messages" if fmt == "messages" or "conversations" not in record else "conversations"
+    raw_messages = record.get(key)
+    if not isinstance(raw_messages, list):
+        report("record.no_messages", "no 'conversations' or 'messages' list", number, field=key, severity="error")
+        return None
+    messages: list[Message] = []
+    for index, raw in enumerate(raw_messages):
+        field = f"{key}[{index}]"
+        if not isinstance(raw, dict) or raw.get("role") not in ROLES:
+            report("message.bad_role", f"role must be one of {sorted(ROLES)}", number, field=field, severity="error")
+            continue
+        messages.extend(_message(raw, fmt, number, field, report))
+    label = record.get("label")
+    if label is not None and not isinstance(label, bool):
+        report("label.not_bool", f"label must be true or false, not {label!r}", number, field="label", severity="error")
+        label = None
+    if not any(message.role == "assistant" for message in messages):
+        report("conversation.no_assistant", "no assistant turn", number, field=key)
+    metadata = {k: v for k, v in record.items() if k not in {"conversations", "messages", "label", "tools"}}
+    tools = record.get("tools") if isinstance(record.get("tools"), list) else []
+    return Conversation(messages=messages, tools=tools, label=label, metadata=metadata)
+
+
+def _message(raw: dict[str, Any], fmt: str, number: int, field: str, report: Any) -> list[Message]:
+    role, content = raw["role"], raw.get("content")
+    if content is not None and not isinstance(content, str):
+        content = json.dumps(content, ensure_ascii=False)
+    calls = [
+        _structured_call(call, number, f"{field}.tool_calls[{i}]", report)
+        for i, call in enumerate(raw.get("tool_calls") or [])
+    ]
+    if role == "assistant" and content is None and not calls:
+        report("message.null_content", "assistant message with no content and no tool calls", number, field=field)
+    message = Message(
+        role=role, content=content, tool_calls=calls, tool_call_id=raw.get("tool_call_id"), name=raw.get("name")
+    )
+    if role != "assistant" or calls or not content:
+        return [message]
+    if fmt == "hermes" and "<tool_call>" in content:
+        return [_hermes(message, number, field, report)]
+    if fmt == "mistral" and "[TOOL_CALLS]" in content:
+        return [_mistral(message, number, field, report)]
+    if fmt == "text" and _TEXT_CALL.search(content):
+        return _text_style(message, number, field, report)
+    return [message]
+
+
+def _arguments(value: Any, number: int, field: str, report: Any) -> tuple[dict[str, Any], str | None]:
+    if isinstance(value, dict):
+        return value, None
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            report(
+                "arguments.invalid_json",
+                f"arguments are not valid JSON: {exc.msg}",
+                number,
+                field=field,
+                severity="error",
+            )
+            return {}, value
+        if isinstance(parsed, dict):
+            return parsed, None
+    report(
+        "arguments.not_object",
+        f"arguments must be a JSON object, not {value!r:.60}",
+        number,
+        field=field,
+        severity="error",
+    )
+    return {}, value if isinstance(value, str) else json.dumps(value)
+
+
+def _structured_call(call: Any, number: int, field: str, report: Any) -> ToolCall:
+    function = call.get("function", call) if isinstance(call, dict) else {}
+    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str) or not name:
+        report("call.no_name", "tool call without a function name", number, field=field, severity="error")
+        name = ""
+    arguments, raw = _arguments(
+        function.get("arguments", {}) if isinstance(function, dict) else {}, number, f"{field}.arguments", report
+    )
+    return ToolCall(
+        name=name, arguments=arguments, id=call.get("id") if isinstance(call, dict) else None, raw_arguments=raw
+    )
+
+
+def _json_call(text: str, number: int, field: str, report: Any) -> ToolCall:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        report(
+            "arguments.invalid_json", f"tool call is not valid JSON: {exc.msg}", number, field=field, severity="error"
+        )
+        return ToolCall(name="", raw_arguments=text)
+    if not isinstance(data, dict):
+        report("arguments.not_object", "tool call must be a JSON object", number, field=field, severity="error")
+        return ToolCall(name="", raw_arguments=text)
+    return _structured_call(
+        {"function": {"name": data.get("name"), "arguments": data.get("arguments", {})}}, number, field, report
+    )
+
+
+def _hermes(message: Message, number: int, field: str, report: Any) -> Message:
+    content = message.content or ""
+    message.tool_calls = [
+        _json_call(body, number, f"{field}.tool_calls[{i}]", report) for i, body in enumerate(_HERMES.findall(content))
+    ]
+    message.content = _HERMES.sub("", content).strip() or None
+    return message
+
+
+def _mistral(message: Message, number: int, field: str, report: Any) -> Message:
+    before, _, after = (message.content or "").partition("[TOOL_CALLS]")
+    try:
+        calls, end = _DECODER.raw_decode(after.strip())
+    except json.JSONDecodeError as exc:
+        report(
+            "arguments.invalid_json",
+            f"[TOOL_CALLS] is not followed by valid JSON: {exc.msg}",
+            number,
+            field=field,
+            severity="error",
+        )
+        return message
+    calls = calls if isinstance(calls, list) else [calls]
+    message.tool_calls = [
+        _json_call(json.dumps(c), number, f"{field}.tool_calls[{i}]", report) for i, c in enumerate(calls)
+    ]
+    rest = after.strip()[end:].strip()
+    message.content = (before.strip() + ("\n" + rest if rest else "")).strip() or None
+    return message
+
+
+def _text_style(message: Message, number: int, field: str, report: Any) -> list[Message]:
+    content = message.content or ""
+    match = _TEXT_CALL.search(content)
+    assert match is not None
+    tail = content[match.end() :]
+    try:
+        arguments, end = _DECODER.raw_decode(tail)
+    except json.JSONDecodeError as exc:
+        report(
+            "arguments.invalid_json", f"arguments are not valid JSON: {exc.msg}", number, field=field, severity="error"
+        )
+        return [Message(role="assistant", tool_calls=[ToolCall(name=match["name"], raw_arguments=tail.strip())])]
+    call = ToolCall(
+        name=match["name"], arguments=arguments if isinstance(arguments, dict) else {}, id=f"call_{number}_0"
+    )
+    before = content[: match.start()].strip() or None
+    out = [Message(role="assistant", content=before, tool_calls=[call])]
+    rest = tail[end:].lstrip()
+    if rest.startswith("Result:"):
+        result_text = rest[len("Result:") :].lstrip()
+        try:
+            result, result_end = _DECODER.raw_decode(result_text)
+            out.append(Message(role="tool", content=json.dumps(result, ensure_ascii=False), tool_call_id=call.id))
+            rest = result_text[result_end:].strip()
+        except json.JSONDecodeError:
+            report("result.invalid_json", "Result: is not followed by valid JSON", number, field=field)
+            rest = result_text.strip()
+    if rest.strip():
+        out.append(Message(role="assistant", content=rest.strip()))
+    return out
+
+
+def to_dataset(conversations: Iterable[Conversation]):
+    """A ``datasets.Dataset`` of the conversations in the ``messages`` shape (imports datasets lazily)."""
+    import datasets
+
+    from toolset.writers import to_record
+
+    return datasets.Dataset.from_list([to_record(c, "messages") for c in conversations])

@@ -1,0 +1,133 @@
+"""The Claudesidian-MCP tool set: 47 tools from the package data, and its extra validation rules."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+from toolset.components import ToolCatalog, ToolSpec
+from toolset.data import Conversation, Finding, ToolCall
+from toolset_schemas.session_prompt import parse_session_prompt
+from toolset_schemas.typescript import SESSION_ID_PATTERN, WORKSPACE_ID_PATTERN
+
+NAME = "claudesidian"
+DESCRIPTION = "Claudesidian-MCP: 47 tools operating an Obsidian vault (vault, content, memory, agents, search)"
+SESSION_ID = re.compile(SESSION_ID_PATTERN)
+WORKSPACE_ID = re.compile(WORKSPACE_ID_PATTERN)
+
+
+def _data(name: str) -> Any:
+    return json.loads(resources.files("toolset_schemas").joinpath("data", NAME, name).read_text(encoding="utf-8"))
+
+
+@functools.cache
+def manifest() -> dict[str, Any]:
+    """Counts and untyped parameters recorded by the generator."""
+    return _data("manifest.json")
+
+
+@functools.cache
+def catalog() -> ToolCatalog:
+    """The tools in upstream order, each with its JSON Schema, plus :data:`RULES` (loaded once; do not mutate)."""
+    tools = []
+    for name in manifest()["tools"]:
+        schema = _data(f"{name}.json")
+        tools.append(ToolSpec(name=name, description=schema["description"], parameters=schema))
+    return ToolCatalog(name=NAME, tools=tools, rules=RULES)
+
+
+def factory(config: object = None) -> ToolCatalog:
+    """The tool set's factory: a copy of the cached catalog, so callers may change their schemas freely."""
+    return copy.deepcopy(catalog())
+
+
+def _finding(code: str, message: str, field: str, severity: str = "error") -> Finding:
+    return Finding(code=code, message=message, severity=severity, field=field)  # type: ignore[arg-type]
+
+
+def context_first(call: ToolCall, conversation: Conversation) -> Iterator[Finding]:
+    """``context`` must be the first argument key (the server reads it before the rest)."""
+    keys = list(call.arguments)
+    if "context" in keys and keys[0] != "context":
+        yield _finding(
+            "context-not-first",
+            f"`context` must be the first argument, found it at position {keys.index('context') + 1} after {keys[0]!r}",
+            "arguments",
+        )
+
+
+def id_formats(call: ToolCall, conversation: Conversation) -> Iterator[Finding]:
+    """``sessionId`` / ``workspaceId`` values anywhere in the arguments follow the context's formats.
+
+    Places whose schema already sets the pattern (``context``, declared id parameters) are left to the
+    schema check, so each problem is reported once; this catches ids inside free-form objects.
+    """
+    tool = catalog().get(call.name)
+    schema = tool.parameters if tool else {}
+    for path, key, value in _ids(call.arguments, ()):
+        if "pattern" in _schema_at(schema, path):
+            continue
+        pattern = SESSION_ID if key == "sessionId" else WORKSPACE_ID
+        if isinstance(value, str) and not pattern.match(value):
+            field = "arguments" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+            yield _finding("bad-id-format", f"{key} {value!r} does not match {pattern.pattern}", field)
+
+
+def _ids(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("sessionId", "workspaceId") and not isinstance(item, dict | list):
+                yield (*path, key), key, item
+            else:
+                yield from _ids(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _ids(item, (*path, index))
+
+
+def _schema_at(schema: dict[str, Any], path: tuple[str | int, ...]) -> dict[str, Any]:
+    """The sub-schema for ``path`` following properties, items, local ``$ref`` and ``anyOf`` ({} if unknown)."""
+    root, node = schema, schema
+    for part in path:
+        while "$ref" in node and node["$ref"].startswith("#/$defs/"):
+            node = root.get("$defs", {}).get(node["$ref"].rsplit("/", 1)[-1], {})
+        if isinstance(part, int):
+            node = node.get("items", {}) if isinstance(node.get("items"), dict) else {}
+        else:
+            options = [node, *node.get("anyOf", [])]
+            node = next((o["properties"][part] for o in options if part in o.get("properties", {})), {})
+    while "$ref" in node and node["$ref"].startswith("#/$defs/"):
+        node = root.get("$defs", {}).get(node["$ref"].rsplit("/", 1)[-1], {})
+    return node
+
+
+def matches_system_prompt(call: ToolCall, conversation: Conversation) -> Iterator[Finding]:
+    """The context's sessionId and workspaceId are the ones the system prompt gives (or a listed workspace)."""
+    context = call.arguments.get("context")
+    if not isinstance(context, dict):
+        return
+    prompt = parse_session_prompt(conversation.system)
+    session_id = context.get("sessionId")
+    if prompt.session_id and isinstance(session_id, str) and session_id != prompt.session_id:
+        yield _finding(
+            "session-mismatch",
+            f"sessionId {session_id!r} is not the system prompt's {prompt.session_id!r}",
+            "arguments.context.sessionId",
+        )
+    workspace_id = context.get("workspaceId")
+    allowed = prompt.allowed_workspaces
+    if allowed and isinstance(workspace_id, str) and workspace_id not in allowed:
+        yield _finding(
+            "workspace-mismatch",
+            f"workspaceId {workspace_id!r} is neither the system prompt's workspace nor a listed one "
+            f"({', '.join(sorted(allowed))})",
+            "arguments.context.workspaceId",
+        )
+
+
+RULES = (context_first, id_formats, matches_system_prompt)

@@ -1,0 +1,100 @@
+"""`toolset validate` on files: exit codes, KTO labels, --strict, --json and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from .conftest import BULLET_PROMPT, context
+
+pytest.importorskip("toolset.readers", reason="the core conversation reader (toolset.readers) is not there yet")
+
+
+def record(name="vaultManager_createFolder", label=None, **arguments):
+    arguments = {"context": context(), **(arguments or {"path": "Notes"})}
+    assistant = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+        ],
+    }
+    line = {
+        "conversations": [
+            {"role": "system", "content": BULLET_PROMPT},
+            {"role": "user", "content": "Make a Notes folder."},
+            assistant,
+        ]
+    }
+    if label is not None:
+        line["label"] = label
+    return json.dumps(line)
+
+
+def write(tmp_path, *lines, name="data.jsonl"):
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def validate(*args):
+    from toolset.cli import cli
+    from toolset.plugins import add_commands
+
+    add_commands(cli)
+    return CliRunner().invoke(cli, ["validate", *map(str, args)])
+
+
+def test_valid_file_exits_0(tmp_path):
+    result = validate(write(tmp_path, record(), record("vaultManager_openNote", path="a.md")))
+    assert result.exit_code == 0, result.output
+    assert "2 conversation(s), 2 tool call(s) in 1 file(s)" in result.output
+    assert "2 valid (100.0%)" in result.output
+
+
+def test_errors_exit_1_with_file_line_and_field(tmp_path):
+    path = write(tmp_path, record(), record("vaultManager_openNote", path="a.md", mode="splitview"))
+    result = validate(path)
+    assert result.exit_code == 1
+    assert f"{path}:2: error bad-enum [tool_calls[0].arguments.mode]" in result.output
+    assert "by code: bad-enum 1" in result.output
+
+
+def test_kto_label_false_errors_do_not_fail(tmp_path):
+    good, bad = record(label=True), record("vaultManager_createFoldr", label=False)
+    result = validate(write(tmp_path, good, bad), "--show-expected")
+    assert result.exit_code == 0, result.output
+    assert "1/1 label=true line(s) valid; 1/1 label=false line(s)" in result.output
+    assert "info unknown-tool" in result.output
+    desirable_bad = validate(write(tmp_path, record("vaultManager_createFoldr", label=True), name="b.jsonl"))
+    assert desirable_bad.exit_code == 1
+
+
+def test_strict_turns_unexpected_parameters_into_errors(tmp_path):
+    path = write(tmp_path, record("vaultManager_deleteNote", path="a.md", permanent=True))
+    assert validate(path).exit_code == 0
+    strict = validate(path, "--strict")
+    assert strict.exit_code == 1 and "error unexpected-parameter" in strict.output
+
+
+def test_json_output(tmp_path):
+    path = write(tmp_path, record(), record("nope"))
+    result = validate(path, "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["summary"]["conversations"] == 2 and data["summary"]["by_code"] == {"unknown-tool": 1}
+    (finding,) = data["findings"]
+    assert finding["line"] == 2 and finding["field"] == "tool_calls[0].name" and finding["severity"] == "error"
+
+
+def test_folder_input_and_clear_errors(tmp_path):
+    write(tmp_path, record(), name="a.jsonl")
+    write(tmp_path, record(), name="b.jsonl")
+    assert "in 2 file(s)" in validate(tmp_path).output
+    missing = validate(tmp_path / "missing.jsonl")
+    assert missing.exit_code == 1 and "missing.jsonl: no such file or folder" in missing.output
+    unknown = validate(tmp_path / "a.jsonl", "--toolset", "claudesidan")
+    assert unknown.exit_code == 1 and "claudesidian" in unknown.output
+    assert "Traceback" not in missing.output + unknown.output
