@@ -205,3 +205,27 @@ def llama_server(embedded_gguf_path: Path, tmp_path_factory: pytest.TempPathFact
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def scripted_chat() -> Callable[[Callable[[str], Any]], Callable[[Any], Reply]]:
+    """Makes ``/api/chat`` handlers from an ``answers(question)`` function (see :func:`scripted_chat_handler`)."""
+    return scripted_chat_handler
+
+
+def scripted_chat_handler(answers: Callable[[str], Any]) -> Callable[[Any], Reply]:
+    """An ``/api/chat`` handler answering each question with ``answers(question)``: a list of
+    ``(name, arguments)`` tool calls (sent as native tool calls), a string (sent as content), or an
+    ``int`` HTTP status (sent as an error)."""
+
+    def reply(body: dict[str, Any]) -> Reply:
+        question = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+        answer = answers(question)
+        if isinstance(answer, int):
+            return answer, {"error": f"scripted status {answer}"}
+        message: dict[str, Any] = {"role": "assistant", "content": answer if isinstance(answer, str) else ""}
+        if not isinstance(answer, str):
+            message["tool_calls"] = [{"function": {"name": name, "arguments": args}} for name, args in answer]
+        return 200, {"model": body["model"], "message": message, "done": True, "done_reason": "stop"}
+
+    return reply

@@ -61,3 +61,48 @@ def test_core_ask_command_uses_the_ollama_backend(cli, ollama_server):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("tool call: contentManager_readContent {")
     assert ollama_server.requests[0].body["options"] == {"temperature": 0.0, "seed": 3}
+
+
+def test_prompt_sets_lists_the_shipped_sets(cli):
+    result = CliRunner().invoke(cli, ["eval", "prompt-sets"])
+    assert result.exit_code == 0, result.output
+    assert "claudesidian-smoke\t8 cases" in result.output
+    assert "claudesidian-coverage\t47 cases" in result.output
+
+
+def test_run_resume_and_compare(cli, ollama_server, scripted_chat, tmp_path):
+    import json
+
+    ollama_server.replies["/api/chat"] = scripted_chat(lambda question: "I will not call a tool.")
+    common = ["eval", "run", "--backend", "ollama", "--host", ollama_server.url, "--model", "scripted"]
+    common += ["--prompt-set", "claudesidian-smoke", "--no-progress", "--retries", "0"]
+    first = CliRunner().invoke(cli, [*common, "--output", str(tmp_path / "a"), "--concurrency", "2"])
+    assert first.exit_code == 0, first.output
+    assert "accuracy 25.0% (2/8)" in first.output and "parse.no_tool_call" in first.output
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert report["metadata"]["sampling"]["seed"] == 0 and report["metadata"]["prompt_set"] == "claudesidian-smoke"
+    assert report["metadata"]["model"] == "scripted" and len(report["records"]) == 8
+
+    again = CliRunner().invoke(cli, [*common, "--output", str(tmp_path / "a")])
+    assert again.exit_code == 1 and "--resume" in again.output and "Traceback" not in again.output
+    asked = len(ollama_server.requests)
+    resumed = CliRunner().invoke(cli, [*common, "--output", str(tmp_path / "a"), "--resume"])
+    assert resumed.exit_code == 0 and len(ollama_server.requests) == asked  # nothing redone
+
+    ollama_server.replies["/api/chat"] = scripted_chat(lambda question: 400)
+    second = CliRunner().invoke(cli, [*common, "--output", str(tmp_path / "b"), "--limit", "8"])
+    assert second.exit_code == 0, second.output
+    compared = CliRunner().invoke(cli, ["eval", "compare", str(tmp_path / "a"), str(tmp_path / "b" / "report.json")])
+    assert compared.exit_code == 0, compared.output
+    assert compared.output.startswith("overall: 25.0% -> 0.0% (-25.0%)")
+    assert "(no call): 100.0% -> 0.0% (-100.0%)" in compared.output
+
+
+def test_run_reports_a_bad_prompt_set_without_traceback(cli, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"id": "x"}]')
+    result = CliRunner().invoke(cli, ["eval", "run", "--backend", "ollama", "--prompt-set", str(bad)])
+    assert result.exit_code == 1 and "case 0 (x): field 'question'" in result.output
+    assert "Traceback" not in result.output
+    missing = CliRunner().invoke(cli, ["eval", "compare", str(tmp_path / "none"), str(tmp_path / "none")])
+    assert missing.exit_code == 1 and "no such report" in missing.output

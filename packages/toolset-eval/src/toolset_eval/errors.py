@@ -18,4 +18,11 @@ class BackendTimeoutError(BackendError):
 
 
 class BackendResponseError(BackendError):
-    """The server answered with an HTTP error or a reply that is not what its protocol documents."""
+    """The server answered with an HTTP error or a reply that is not what its protocol documents.
+
+    ``status`` is the HTTP status of an error answer (``None`` for a malformed reply).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

@@ -123,7 +123,8 @@ class JsonClient:
         if response.status_code >= 400:
             raise BackendResponseError(
                 f"{self.what} at {url} answered HTTP {response.status_code}: {_error_text(response)}"
-                + (" (check the API key)" if response.status_code in (401, 403) else "")
+                + (" (check the API key)" if response.status_code in (401, 403) else ""),
+                status=response.status_code,
             )
         try:
             return response.json()
