@@ -79,7 +79,7 @@ case "$command" in
     ;;
   quickstart)
     setup
-    "$VENV/bin/toolset" quickstart "$@"
+    "$VENV/bin/toolset" quickstart --resume "$@"
     ;;
   test)
     setup

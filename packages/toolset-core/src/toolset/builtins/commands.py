@@ -17,6 +17,7 @@ def register_commands(cli):
     cli.add_command(ask)
     cli.add_command(export)
     cli.add_command(upload)
+    cli.add_command(quickstart)
 
 
 @click.group(name="config")
@@ -175,3 +176,15 @@ def upload(run_dir: Path, repo_id: str, what: tuple[str, ...], public: bool, dry
         return
     for url in hub.upload(plans, private=not public):
         click.echo(f"uploaded: {url}")
+
+
+@click.command()
+@click.option("--output", type=click.Path(path_type=Path), default=Path("runs/quickstart"), show_default=True)
+@click.option("--resume", is_flag=True, help="Continue an interrupted quickstart, skipping finished stages.")
+@click.option("--eval-cases", type=click.IntRange(1), default=3, show_default=True, help="Smoke-set cases evaluated.")
+@click.pass_context
+def quickstart(ctx: click.Context, output: Path, resume: bool, eval_cases: int) -> None:
+    """Validate the bundled sample, train, export GGUF + Ollama and evaluate, on the embedded model."""
+    from toolset.quickstart import run_quickstart
+
+    run_quickstart(ctx.find_root().command, output, resume, eval_cases)
