@@ -27,8 +27,8 @@ class OllamaConfig:
 
 
 @attrs.define(kw_only=True)
-class LMStudioConfig:
-    """LM Studio's OpenAI-compatible API. ``host``: URL (default ``LMSTUDIO_HOST``, then 127.0.0.1:1234)."""
+class OpenAICompatibleConfig:
+    """What every OpenAI-compatible backend takes."""
 
     host: str | None = None
     port: int | None = None
@@ -43,22 +43,16 @@ class LMStudioConfig:
 
 
 @attrs.define(kw_only=True)
-class OpenAIConfig:
+class LMStudioConfig(OpenAICompatibleConfig):
+    """LM Studio's OpenAI-compatible API. ``host``: URL (default ``LMSTUDIO_HOST``, then 127.0.0.1:1234)."""
+
+
+@attrs.define(kw_only=True)
+class OpenAIConfig(OpenAICompatibleConfig):
     """Any OpenAI-compatible server (vLLM, llama.cpp server...). ``host``: base URL, e.g. http://host:8000/v1.
 
     ``host`` defaults to ``OPENAI_BASE_URL``, then http://127.0.0.1:8000; ``api_key`` to ``OPENAI_API_KEY``.
     """
-
-    host: str | None = None
-    port: int | None = None
-    model: str | None = None
-    api_key: str | None = attrs.field(default=None, repr=False)
-    timeout_s: float = 300.0
-    connect_timeout_s: float = 5.0
-    temperature: float | None = 0.0
-    top_p: float | None = None
-    max_tokens: int | None = None
-    seed: int | None = 0
 
 
 @attrs.define(kw_only=True)
