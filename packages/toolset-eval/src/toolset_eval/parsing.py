@@ -36,7 +36,6 @@ REASONS: dict[str, str] = {
 }
 
 _DECODER = json.JSONDecoder()
-_THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL)
 _LEGACY_CALL = re.compile(r"^[ \t]*tool_call:[ \t]*(\S*)[ \t]*$", re.MULTILINE)
 _LEGACY_ARGUMENTS = re.compile(r"\s*arguments:[ \t]*")
 _MISTRAL_NAME = re.compile(r"\s*([^\s\[\]{}]+)")
@@ -104,10 +103,18 @@ def parse_text(text: Any) -> ParseResult:
 
 
 def _without_thinking(text: str) -> str:
-    """Drop ``<think>`` blocks; a lone ``</think>`` (its opening tag was in the prompt) drops all before it."""
-    text = _THINK.sub("", text)
-    closing = text.rfind("</think>")
-    return text[closing + len("</think>") :] if closing != -1 else text
+    """Drop the reasoning a model writes before answering: a leading ``<think>`` block, or everything up to a
+    lone ``</think>`` (its opening tag was in the prompt). Tags inside a call's JSON are left alone."""
+    stripped = text.lstrip()
+    if stripped.startswith("<think>"):
+        end = stripped.find("</think>")
+        return "" if end == -1 else stripped[end + len("</think>") :]
+    closing = stripped.find("</think>")
+    if closing != -1 and not any(
+        mark in stripped[:closing] for mark in ("<think>", "<tool_call>", "[TOOL_CALLS]", "{")
+    ):
+        return stripped[closing + len("</think>") :]
+    return text
 
 
 def _parse_text(text: str) -> ParseResult:
