@@ -72,6 +72,8 @@ class MethodConfig:
     gradient_checkpointing: bool = True
     logging_steps: int = 10
     save_steps: int = 100
+    save_total_limit: int | None = 2
+    eval_steps: int | None = None
 
 
 @attrs.define(kw_only=True)
@@ -129,6 +131,7 @@ class TrainConfig:
     stages: list[str] = attrs.Factory(lambda: ["sft", "kto"])
     seed: int = 42
     device: Literal["auto", "cuda", "cpu", "mps"] = "auto"
+    engine: Literal["auto", "unsloth", "transformers"] = "auto"
     report_to: list[str] = attrs.Factory(list)
     sft: SftConfig = attrs.Factory(SftConfig)
     kto: KtoConfig = attrs.Factory(KtoConfig)
@@ -144,10 +147,12 @@ class DatasetConfig:
     format: DataFormat = "auto"
     toolset: str = "claudesidian"
     tool_call_style: ToolCallStyle = "native"
+    tools: Literal["conversation", "used", "all"] = "conversation"
     eval_fraction: float = 0.05
     seed: int = 42
     deduplicate: bool = True
     max_length: int | None = None
+    overlength: Literal["drop", "error"] = "drop"
 
 
 @attrs.define(kw_only=True)
@@ -178,6 +183,8 @@ class EvalConfig:
     timeout_s: float = 120.0
     retries: int = 3
     seed: int = 42
+    limit: int | None = None
+    after_training: bool = False
 
 
 @attrs.define(kw_only=True)

@@ -22,7 +22,11 @@ from toolset.errors import DuplicateComponentError, closest
 from toolset.registry import Registry
 
 ENTRY_POINT_GROUP = "toolset"
-BUILTIN_PLUGINS: tuple[str, ...] = ("toolset.builtins.commands", "toolset.builtins.exporters")
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "toolset.builtins.commands",
+    "toolset.builtins.exporters",
+    "toolset.builtins.formatters",
+)
 HOOKS: dict[str, type[Component]] = {
     "register_toolsets": Toolset,
     "register_formatters": Formatter,

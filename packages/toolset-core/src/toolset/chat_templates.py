@@ -1,0 +1,51 @@
+"""Training chat templates the project supplies when a model's own cannot render tool calls or lacks
+``{% generation %}`` markers (needed to put the loss on assistant turns only).
+
+Families: ``chatml`` (SmolLM2, Qwen, Hermes), ``llama3``, ``mistral``. Each is prefix-preserving: the prompt
+rendered with ``add_generation_prompt`` is a prefix of the prompt plus the assistant's answer.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+FAMILIES = ("chatml", "llama3", "mistral")
+
+_MARKERS = {
+    "chatml": ("<|im_start|>",),
+    "llama3": ("<|start_header_id|>",),
+    "mistral": ("[INST]",),
+}
+_GENERATION = re.compile(r"\{%-?\s*generation\s*-?%\}")
+
+
+def load(name_or_path: str) -> str:
+    """The text of a bundled family template, or of a ``.jinja`` file."""
+    if name_or_path in FAMILIES:
+        return (resources.files("toolset") / "chat_templates" / f"{name_or_path}.jinja").read_text(encoding="utf-8")
+    path = Path(name_or_path)
+    if path.suffix in {".jinja", ".j2"} and path.is_file():
+        return path.read_text(encoding="utf-8")
+    raise ValueError(
+        f"unknown chat template {name_or_path!r}: use one of {', '.join(FAMILIES)} or the path of a .jinja file"
+    )
+
+
+def has_generation_markers(template: str | None) -> bool:
+    return bool(template) and _GENERATION.search(template) is not None
+
+
+def family_of(template: str | None, model_type: str | None = None) -> str | None:
+    """Guess a model's template family from its chat template text (or, failing that, its model type)."""
+    for family, markers in _MARKERS.items():
+        if template and any(marker in template for marker in markers):
+            return family
+    by_type = {"qwen2": "chatml", "qwen3": "chatml", "llama": None, "mistral": "mistral"}
+    return by_type.get(model_type or "")
+
+
+def stop_token(family: str) -> str:
+    """The end-of-turn text of a family (the training template puts it inside the generation markers)."""
+    return {"chatml": "<|im_end|>", "llama3": "<|eot_id|>", "mistral": "</s>"}[family]

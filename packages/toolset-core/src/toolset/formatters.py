@@ -1,0 +1,286 @@
+"""Conversations to training rows: the ``sft`` and ``kto`` formatters (no tokenizer needed here).
+
+- ``sft`` rows are TRL conversational rows ``{"messages", "tools"}``.
+- ``kto`` rows are ``{"prompt", "completion", "label", "tools"}``: the prompt is every message before the
+  final assistant turn (system prompt included), the completion that turn with its calls and its text.
+
+The tool-call style decides how an assistant call is written: ``native`` keeps structured ``tool_calls``
+for the chat template to render; ``hermes`` writes ``<tool_call>{json}</tool_call>`` into the content;
+``text`` writes the legacy ``tool_call: NAME`` / ``arguments: {json}`` lines. SFT and KTO share one style.
+Each row keeps ``source`` and ``line`` so later messages can point at the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Literal
+
+import attrs
+
+from toolset.config import ToolCallStyle
+from toolset.data import Conversation, Finding, Message, ToolCall
+
+ToolsMode = Literal["conversation", "used", "all"]
+METHODS = ("sft", "kto")
+
+
+@attrs.define(kw_only=True)
+class FormatterConfig:
+    """``tools``: which tool definitions ride with each row — the conversation's own, those of the tool set
+    that the row calls (``used``), or the whole tool set (``all``; long prompts)."""
+
+    tool_call_style: ToolCallStyle = "native"
+    tools: ToolsMode = "conversation"
+    toolset: str | None = None
+
+
+@attrs.define
+class FormatResult:
+    rows: list[dict[str, Any]]
+    skipped: list[Finding] = attrs.Factory(list)
+
+
+def _arguments(call: ToolCall) -> dict[str, Any] | str:
+    return call.arguments if call.raw_arguments is None else call.raw_arguments
+
+
+def call_text(call: ToolCall, style: ToolCallStyle) -> str:
+    """One call written as text in the ``hermes`` or ``text`` style."""
+    arguments = json.dumps(_arguments(call), ensure_ascii=False)
+    if style == "text":
+        return f"tool_call: {call.name}\narguments: {arguments}"
+    payload = json.dumps({"name": call.name}, ensure_ascii=False)[:-1] + f', "arguments": {arguments}}}'
+    return f"<tool_call>\n{payload}\n</tool_call>"
+
+
+def _message(message: Message, style: ToolCallStyle) -> dict[str, Any]:
+    if message.role == "assistant" and message.tool_calls:
+        if style == "native":
+            calls = [
+                {
+                    "id": call.id or f"call_{index}",
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": _arguments(call)},
+                }
+                for index, call in enumerate(message.tool_calls)
+            ]
+            return {"role": "assistant", "content": message.content or "", "tool_calls": calls}
+        parts = [message.content] if message.content else []
+        parts += [call_text(call, style) for call in message.tool_calls]
+        return {"role": "assistant", "content": "\n".join(parts)}
+    data: dict[str, Any] = {"role": message.role, "content": message.content or ""}
+    if message.role == "tool":
+        if style == "text":
+            return {"role": "tool", "content": f"Result: {message.content or ''}"}
+        if message.tool_call_id:
+            data["tool_call_id"] = message.tool_call_id
+        if message.name:
+            data["name"] = message.name
+    return data
+
+
+def messages_for(messages: Sequence[Message], style: ToolCallStyle) -> list[dict[str, Any]]:
+    """Chat-template messages (``role``/``content``/``tool_calls``) in the given tool-call style."""
+    return [_message(message, style) for message in messages]
+
+
+def _tools(conversation: Conversation, config: FormatterConfig, catalog: Any) -> list[dict[str, Any]] | None:
+    if config.tools == "conversation" or catalog is None:
+        return list(conversation.tools) or None
+    if config.tools == "all":
+        return catalog.to_openai()
+    used = dict.fromkeys(call.name for call in conversation.tool_calls)
+    specs = [catalog.get(name) for name in used]
+    return [spec.to_openai() for spec in specs if spec is not None] or None
+
+
+def _catalog(config: FormatterConfig) -> Any:
+    if config.tools == "conversation":
+        return None
+    from toolset import get_toolset
+
+    toolset = get_toolset(config.toolset or "claudesidian")
+    return toolset.factory(toolset.default_config())
+
+
+def _skip(conversation: Conversation, code: str, message: str) -> Finding:
+    return Finding(code=code, message=message, severity="warning", source=conversation.source, line=conversation.line)
+
+
+def _where(conversation: Conversation) -> dict[str, Any]:
+    return {"source": conversation.source, "line": conversation.line}
+
+
+def format_sft(conversations: Iterable[Conversation], config: FormatterConfig | None = None) -> FormatResult:
+    """SFT rows; conversations with no assistant turn are skipped and reported."""
+    config = config or FormatterConfig()
+    catalog = _catalog(config)
+    result = FormatResult([])
+    for conversation in conversations:
+        if not any(m.role == "assistant" for m in conversation.messages):
+            result.skipped.append(_skip(conversation, "format.no_assistant", "no assistant turn to learn from"))
+            continue
+        if conversation.label is False:
+            result.skipped.append(
+                _skip(conversation, "format.undesirable", "label=false example left out of SFT (it is for KTO)")
+            )
+            continue
+        messages = list(conversation.messages)
+        while messages and messages[-1].role != "assistant":
+            messages.pop()  # trailing user/tool turns teach nothing
+        row = {
+            "messages": messages_for(messages, config.tool_call_style),
+            "tools": _tools(conversation, config, catalog),
+            **_where(conversation),
+        }
+        result.rows.append(row)
+    return result
+
+
+def format_kto(conversations: Iterable[Conversation], config: FormatterConfig | None = None) -> FormatResult:
+    """KTO rows: prompt (everything before the final assistant turn), completion (that turn), label."""
+    config = config or FormatterConfig()
+    catalog = _catalog(config)
+    result = FormatResult([])
+    for conversation in conversations:
+        if conversation.label is None:
+            result.skipped.append(_skip(conversation, "format.no_label", "KTO needs a true/false label"))
+            continue
+        last = max((i for i, m in enumerate(conversation.messages) if m.role == "assistant"), default=None)
+        if last is None or last == 0:
+            result.skipped.append(_skip(conversation, "format.no_assistant", "no assistant turn after a prompt"))
+            continue
+        messages = messages_for(conversation.messages[: last + 1], config.tool_call_style)
+        result.rows.append(
+            {
+                "prompt": messages[:last],
+                "completion": messages[last:],
+                "label": bool(conversation.label),
+                "tools": _tools(conversation, config, catalog),
+                **_where(conversation),
+            }
+        )
+    return result
+
+
+def format_rows(method: str, conversations: Iterable[Conversation], config: FormatterConfig | None = None):
+    """Dispatch to :func:`format_sft` or :func:`format_kto`."""
+    if method not in METHODS:
+        raise ValueError(f"no formatter for {method!r}; known: {', '.join(METHODS)}")
+    return (format_sft if method == "sft" else format_kto)(conversations, config)
+
+
+# --- de-duplication and splitting ---------------------------------------------------------------
+
+
+def row_key(row: dict[str, Any]) -> str:
+    """A content hash of a row (messages or prompt+completion, label, tools); ``source``/``line`` ignored."""
+    content = {key: value for key, value in row.items() if key not in {"source", "line"}}
+    text = json.dumps(_without_ids(content), sort_keys=False, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _without_ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_ids(v) for k, v in value.items() if k not in {"id", "tool_call_id"}}
+    if isinstance(value, list):
+        return [_without_ids(item) for item in value]
+    return value
+
+
+def deduplicate(rows: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Drop exact repeats (same content, whatever the call ids); returns the rows kept and how many were dropped."""
+    seen: set[str] = set()
+    kept = []
+    dropped = 0
+    for row in rows:
+        key = row_key(row)
+        if key in seen:
+            dropped += 1
+            continue
+        seen.add(key)
+        kept.append(row)
+    return kept, dropped
+
+
+def split_rows(
+    rows: Sequence[dict[str, Any]], eval_fraction: float, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A seeded train/eval split; rows with a ``label`` are split per label so both sides keep both labels."""
+    if not 0 <= eval_fraction < 1:
+        raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
+    groups: dict[Any, list[int]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(row.get("label"), []).append(index)
+    rng = random.Random(seed)
+    train: list[int] = []
+    evaluation: list[int] = []
+    for key in sorted(groups, key=str):
+        indices = groups[key]
+        rng.shuffle(indices)
+        count = round(len(indices) * eval_fraction)
+        if eval_fraction > 0 and count == 0 and len(indices) >= 10:
+            count = 1
+        evaluation += indices[:count]
+        train += indices[count:]
+    return [rows[i] for i in sorted(train)], [rows[i] for i in sorted(evaluation)]
+
+
+def label_counts(rows: Iterable[dict[str, Any]]) -> dict[bool, int]:
+    counts = {True: 0, False: 0}
+    for row in rows:
+        counts[bool(row["label"])] += 1
+    return counts
+
+
+def balanced_batches(labels: Sequence[bool], batch_size: int, seed: int) -> list[list[int]]:
+    """Plan batches of ``batch_size`` indices so that every batch holds both labels.
+
+    Labels are shuffled (seeded) within each class and dealt round-robin in proportion; when the minority class
+    has fewer examples than there are batches, its examples are reused (cycled) so no batch lacks it.
+    """
+    if batch_size < 2:
+        raise ValueError("a batch must hold at least 2 examples to hold both labels")
+    positives = [i for i, label in enumerate(labels) if label]
+    negatives = [i for i, label in enumerate(labels) if not label]
+    if not positives or not negatives:
+        raise ValueError("both labels are needed")
+    rng = random.Random(seed)
+    rng.shuffle(positives)
+    rng.shuffle(negatives)
+    total = len(labels)
+    batches = max(1, total // batch_size)
+    share = len(positives) / total
+    plan: list[list[int]] = []
+    pos_iter, neg_iter = _cycle(positives), _cycle(negatives)
+    used_pos = used_neg = 0
+    for number in range(batches):
+        want_pos = round((number + 1) * batch_size * share) - used_pos
+        want_pos = min(max(want_pos, 1), batch_size - 1)
+        want_neg = batch_size - want_pos
+        batch = [next(pos_iter) for _ in range(want_pos)] + [next(neg_iter) for _ in range(want_neg)]
+        used_pos += want_pos
+        used_neg += want_neg
+        rng.shuffle(batch)
+        plan.append(batch)
+    rng.shuffle(plan)
+    return plan
+
+
+def _cycle(items: list[int]) -> Iterator[int]:
+    while True:
+        yield from items
+
+
+def kto_weights(labels: Sequence[bool]) -> tuple[float, float]:
+    """(desirable, undesirable) weights so that λ_D·n_D = λ_U·n_U (the KTO paper's recommended balance)."""
+    positives = sum(1 for label in labels if label)
+    negatives = len(labels) - positives
+    if not positives or not negatives:
+        return 1.0, 1.0
+    if positives >= negatives:
+        return 1.0, round(positives / negatives, 4)
+    return round(negatives / positives, 4), 1.0

@@ -1,0 +1,271 @@
+"""Training data for SFT and KTO: read, format, de-duplicate, split, render with the chat template, tokenize,
+measure and filter — everything that needs the tokenizer but no model weights (so ``--dry-run`` runs it).
+
+SFT rows are tokenized here (``input_ids`` + ``assistant_masks``) so TRL builds labels from our mask: every
+token outside an assistant turn gets label -100. KTO rows are rendered to prompt / completion text with the
+same template, and reordered so that every per-device batch holds both labels (TRL's KTO reads batches in
+order, since its KL estimate pairs each example with its batch neighbours).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from toolset import chat_templates
+from toolset.config import RunConfig
+from toolset.data import Conversation, Finding
+from toolset.errors import ToolsetError
+from toolset.formatters import FormatterConfig, balanced_batches, deduplicate, format_rows, label_counts, split_rows
+from toolset.readers import read_conversations
+
+PROBE = [
+    {"role": "user", "content": "probe"},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"type": "function", "function": {"name": "probe_tool_name", "arguments": {"probe_key": "probe_value"}}}
+        ],
+    },
+]
+
+
+@attrs.define
+class PreparedData:
+    """What a trainer consumes, plus what ``--dry-run`` prints."""
+
+    method: str
+    train: list[dict[str, Any]]
+    eval: list[dict[str, Any]]
+    chat_template: str
+    template_note: str
+    stats: dict[str, Any]
+    example: str
+    findings: list[Finding] = attrs.Factory(list)
+
+
+def dataset_files(config: RunConfig, method: str) -> list[Path]:
+    files = [Path(p) for p in getattr(config.dataset, method)]
+    if not files:
+        raise ToolsetError(f"no {method.upper()} data: set dataset.{method} to one or more JSONL files")
+    for path in files:
+        if not path.is_file():
+            raise ToolsetError(f"dataset.{method}: {path}: file not found")
+    return files
+
+
+def read_files(files: Sequence[Path], fmt: str) -> tuple[list[Conversation], list[Finding]]:
+    findings: list[Finding] = []
+    conversations: list[Conversation] = []
+    for path in files:
+        conversations.extend(read_conversations(path, format=fmt, findings=findings))
+    return conversations, findings
+
+
+def renders_tool_calls(tokenizer: Any, template: str) -> bool:
+    try:
+        text = tokenizer.apply_chat_template(PROBE, chat_template=template, tokenize=False)
+    except Exception:
+        return False
+    return "probe_tool_name" in text and "probe_value" in text
+
+
+def resolve_template(tokenizer: Any, config: RunConfig, model_type: str | None = None) -> tuple[str, str]:
+    """The chat template to train with, and a sentence for the run log saying which and why."""
+    style = config.dataset.tool_call_style
+    if config.model.chat_template:
+        try:
+            template = chat_templates.load(config.model.chat_template)
+        except ValueError as exc:
+            raise ToolsetError(f"model.chat_template: {exc}") from None
+        return template, f"chat template: {config.model.chat_template} (set in the config)"
+    own = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else None
+    problems = []
+    if not own:
+        problems.append("has no chat template")
+    else:
+        if not chat_templates.has_generation_markers(own):
+            problems.append("has no {% generation %} markers (needed for loss on assistant turns only)")
+        if style == "native" and not renders_tool_calls(tokenizer, own):
+            problems.append("cannot render tool calls")
+    if not problems:
+        return own, "chat template: the model's own (renders tool calls, has generation markers)"
+    family = chat_templates.family_of(own, model_type)
+    if family is None:
+        raise ToolsetError(
+            f"{config.model.name}: its chat template {' and '.join(problems)}, and its family is not recognised: "
+            f"set model.chat_template to one of {', '.join(chat_templates.FAMILIES)} or a .jinja file"
+        )
+    note = f"chat template: toolset's {family} training template (the model's own {' and '.join(problems)})"
+    return chat_templates.load(family), note
+
+
+def _length_stats(lengths: Sequence[int]) -> dict[str, int]:
+    if not lengths:
+        return {}
+    ordered = sorted(lengths)
+    return {
+        "min": ordered[0],
+        "median": int(statistics.median(ordered)),
+        "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
+        "max": ordered[-1],
+        "total": sum(ordered),
+    }
+
+
+def _strip_bos(tokenizer: Any, text: str) -> str:
+    """Drop a leading BOS the template wrote when the tokenizer adds its own (no doubled BOS)."""
+    bos = getattr(tokenizer, "bos_token", None)
+    if bos and text.startswith(bos):
+        ids = tokenizer("x")["input_ids"]
+        if ids and ids[0] == tokenizer.bos_token_id:
+            return text[len(bos) :]
+    return text
+
+
+def tokenize_sft(tokenizer: Any, row: dict[str, Any], template: str) -> dict[str, Any]:
+    out = tokenizer.apply_chat_template(
+        row["messages"],
+        tools=row.get("tools"),
+        chat_template=template,
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+    )
+    return {"input_ids": list(out["input_ids"]), "assistant_masks": list(out["assistant_masks"])}
+
+
+def render_kto(tokenizer: Any, row: dict[str, Any], template: str) -> dict[str, Any]:
+    tools = row.get("tools")
+    prompt = tokenizer.apply_chat_template(
+        row["prompt"], tools=tools, chat_template=template, tokenize=False, add_generation_prompt=True
+    )
+    full = tokenizer.apply_chat_template(
+        row["prompt"] + row["completion"], tools=tools, chat_template=template, tokenize=False
+    )
+    if not full.startswith(prompt):
+        raise ToolsetError(
+            f"{row.get('source')}:{row.get('line')}: the chat template renders the prompt differently on its own "
+            "and before the answer, so KTO cannot tell the answer apart: use a prefix-preserving template "
+            f"(model.chat_template: {', '.join(chat_templates.FAMILIES)})"
+        )
+    completion = full[len(prompt) :]
+    eos = getattr(tokenizer, "eos_token", None)
+    if eos and eos in completion:  # TRL appends EOS to text completions that do not end with it
+        completion = completion[: completion.rindex(eos) + len(eos)]
+    return {"prompt": _strip_bos(tokenizer, prompt), "completion": completion, "label": row["label"]}
+
+
+def _formatter_config(config: RunConfig) -> FormatterConfig:
+    return FormatterConfig(
+        tool_call_style=config.dataset.tool_call_style, tools=config.dataset.tools, toolset=config.dataset.toolset
+    )
+
+
+def prepare_data(method: str, config: RunConfig, tokenizer: Any, *, model_type: str | None = None) -> PreparedData:
+    """Read, format, de-duplicate, split, render and tokenize ``method``'s data; raise on unusable input."""
+    if method not in ("sft", "kto"):
+        raise ToolsetError(f"unknown training method {method!r}")
+    files = dataset_files(config, method)
+    conversations, findings = read_files(files, config.dataset.format)
+    formatted = format_rows(method, conversations, _formatter_config(config))
+    findings += formatted.skipped
+    rows = formatted.rows
+    duplicates = 0
+    if config.dataset.deduplicate:
+        rows, duplicates = deduplicate(rows)
+    if not rows:
+        raise ToolsetError(f"no usable {method.upper()} examples in {', '.join(map(str, files))}")
+    settings = getattr(config.train, method)
+    if method == "kto":
+        _check_kto(rows, settings.per_device_batch_size, files)
+    template, note = resolve_template(tokenizer, config, model_type)
+    max_length = config.dataset.max_length or config.model.max_seq_length
+    processed: list[dict[str, Any]] = []
+    lengths: list[int] = []
+    too_long: list[str] = []
+    for row in rows:
+        if method == "sft":
+            item = tokenize_sft(tokenizer, row, template)
+            length = len(item["input_ids"])
+            if 1 not in item["assistant_masks"]:
+                raise ToolsetError(
+                    f"{row.get('source')}:{row.get('line')}: no assistant tokens after rendering with the chat "
+                    "template; check model.chat_template"
+                )
+        else:
+            item = render_kto(tokenizer, row, template)
+            length = len(tokenizer(item["prompt"] + item["completion"])["input_ids"])
+        lengths.append(length)
+        if length > max_length:
+            too_long.append(f"{row.get('source')}:{row.get('line')} ({length} tokens)")
+            continue
+        item["_where"] = f"{row.get('source')}:{row.get('line')}"
+        processed.append(item)
+    if too_long:
+        where = "; ".join(too_long[:5]) + (f"; and {len(too_long) - 5} more" if len(too_long) > 5 else "")
+        message = f"{len(too_long)} {method.upper()} example(s) longer than max length {max_length} tokens: {where}"
+        if config.dataset.overlength == "error" or not processed:
+            raise ToolsetError(
+                message
+                + ". Raise model.max_seq_length / dataset.max_length, or shorten those examples"
+                + ("" if processed else " (no example is left)")
+            )
+        findings.append(Finding(code="format.too_long", message=message + " — left out", severity="warning"))
+    train, evaluation = split_rows(processed, config.dataset.eval_fraction, config.dataset.seed)
+    if method == "kto":
+        _check_kto(train, settings.per_device_batch_size, files)
+        train = order_balanced(train, settings.per_device_batch_size, config.train.seed)
+        if len(evaluation) >= settings.per_device_batch_size and min(label_counts(evaluation).values()):
+            evaluation = order_balanced(evaluation, settings.per_device_batch_size, config.train.seed)
+        else:
+            evaluation = []
+    stats = {
+        "files": [str(p) for p in files],
+        "conversations": len(conversations),
+        "skipped": len(formatted.skipped),
+        "duplicates": duplicates,
+        "too_long": len(too_long),
+        "train": len(train),
+        "eval": len(evaluation),
+        "tokens": _length_stats(lengths),
+        "max_length": max_length,
+    }
+    if method == "kto":
+        stats["labels"] = {"desirable": label_counts(train)[True], "undesirable": label_counts(train)[False]}
+    example = _example_text(method, processed[0] if processed else None, tokenizer)
+    return PreparedData(method, train, evaluation, template, note, stats, example, findings)
+
+
+def _check_kto(rows: Sequence[dict[str, Any]], batch_size: int, files: Sequence[Path]) -> None:
+    counts = label_counts(rows)
+    if not counts[True] or not counts[False]:
+        only = "true (desirable)" if counts[True] else "false (undesirable)"
+        raise ToolsetError(
+            f"KTO data in {', '.join(map(str, files))} holds only label={only} examples ({max(counts.values())}): "
+            "KTO learns from both desirable and undesirable examples — add the other label"
+        )
+    if batch_size < 2:
+        raise ToolsetError(
+            "train.kto.per_device_batch_size is 1: KTO estimates its KL term from the other examples of the same "
+            "batch, so it needs at least 2 (raise it, and lower gradient_accumulation_steps to keep the effective size)"
+        )
+
+
+def order_balanced(rows: list[dict[str, Any]], batch_size: int, seed: int) -> list[dict[str, Any]]:
+    """Rows in the order of :func:`toolset.formatters.balanced_batches`: each consecutive chunk holds both labels."""
+    plan = balanced_batches([row["label"] for row in rows], batch_size, seed)
+    return [rows[index] for batch in plan for index in batch]
+
+
+def _example_text(method: str, item: dict[str, Any] | None, tokenizer: Any) -> str:
+    if item is None:
+        return ""
+    if method == "kto":
+        return f"{item['prompt']}{item['completion']}"
+    return tokenizer.decode(item["input_ids"])
