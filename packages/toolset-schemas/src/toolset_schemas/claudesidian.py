@@ -67,15 +67,28 @@ def id_formats(call: ToolCall, conversation: Conversation) -> Iterator[Finding]:
     Places whose schema already sets the pattern (``context``, declared id parameters) are left to the
     schema check, so each problem is reported once; this catches ids inside free-form objects.
     """
-    tool = catalog().get(call.name)
-    schema = tool.parameters if tool else {}
-    for path, key, value in _ids(call.arguments, ()):
-        if "pattern" in _schema_at(schema, path):
+    arguments = call.arguments
+    if _context_covered(call.name) and "context" in arguments:
+        arguments = {key: value for key, value in arguments.items() if key != "context"}
+    for path, key, value in _ids(arguments, ()):
+        if _has_pattern(call.name, path):
             continue
         pattern = SESSION_ID if key == "sessionId" else WORKSPACE_ID
         if isinstance(value, str) and not pattern.match(value):
             field = "arguments" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
             yield _finding("bad-id-format", f"{key} {value!r} does not match {pattern.pattern}", field)
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_pattern(tool_name: str, path: tuple[str | int, ...]) -> bool:
+    tool = catalog().get(tool_name)
+    return "pattern" in _schema_at(tool.parameters if tool else {}, path)
+
+
+@functools.lru_cache(maxsize=256)
+def _context_covered(tool_name: str) -> bool:
+    """Whether the schema checks both ids of ``context`` (then the rule need not look inside it)."""
+    return all(_has_pattern(tool_name, ("context", key)) for key in ("sessionId", "workspaceId"))
 
 
 def _ids(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str, Any]]:

@@ -12,6 +12,7 @@ JSON objects with an ``"id"`` key.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import attrs
@@ -39,18 +40,27 @@ class SessionPrompt:
         return allowed
 
 
+_PATTERNS = {
+    key: (re.compile(_XML.format(key=key)), re.compile(_BULLET.format(key=key), re.M))
+    for key in ("sessionId", "workspaceId")
+}
+
+
 def _find(key: str, text: str) -> tuple[str | None, str | None]:
-    xml = re.search(_XML.format(key=key), text)
+    xml_pattern, bullet_pattern = _PATTERNS[key]
+    xml = xml_pattern.search(text)
     if xml:
         return xml.group(1), "xml"
-    bullet = re.search(_BULLET.format(key=key), text, re.M)
+    bullet = bullet_pattern.search(text)
     if bullet:
         return bullet.group(1), "bullet"
     return None, None
 
 
+@functools.lru_cache(maxsize=256)
 def parse_session_prompt(text: str | None) -> SessionPrompt:
-    """Extract the ids from a system prompt; fields it doesn't state are ``None`` / empty."""
+    """Extract the ids from a system prompt; fields it doesn't state are ``None`` / empty (cached: the
+    calls of one conversation share its prompt)."""
     if not text:
         return SessionPrompt()
     session_id, session_style = _find("sessionId", text)

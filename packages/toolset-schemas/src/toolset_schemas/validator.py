@@ -69,54 +69,66 @@ class ConversationResult:
 
 @attrs.define
 class Report:
-    """Everything one validation run found, and the counts its summary shows."""
+    """Everything one validation run found, and the counts its summary shows.
+
+    Conversations are folded into counters as they are checked (:meth:`add`), so memory grows with the
+    findings, not with the size of the files.
+    """
 
     toolset: str
     strict: bool = False
     files: list[str] = attrs.Factory(list)
-    results: list[ConversationResult] = attrs.Factory(list)
     reader_findings: list[Finding] = attrs.Factory(list)
+    conversation_findings: list[Finding] = attrs.Factory(list)
+    expected_findings: list[Finding] = attrs.Factory(list)
+    counts: Counter[str] = attrs.Factory(Counter)
+    by_tool: Counter[str] = attrs.Factory(Counter)
+
+    def add(self, result: ConversationResult) -> None:
+        counts = self.counts
+        counts["conversations"] += 1
+        counts["tool_calls"] += result.tool_calls
+        counts["valid"] += result.valid
+        if result.label is True:
+            counts["desirable"] += 1
+            counts["desirable_valid"] += result.valid
+        elif result.label is False:
+            counts["undesirable"] += 1
+            counts["undesirable_with_errors"] += not result.valid
+        self.by_tool.update(tool for tool in result.tools if tool)
+        self.conversation_findings += result.findings
+        self.expected_findings += result.expected
 
     @property
     def findings(self) -> list[Finding]:
         """Reader findings, then every conversation's (expected KTO findings excluded)."""
-        return [*self.reader_findings, *(f for r in self.results for f in r.findings)]
-
-    @property
-    def expected_findings(self) -> list[Finding]:
-        return [f for r in self.results for f in r.expected]
+        return [*self.reader_findings, *self.conversation_findings]
 
     @property
     def has_errors(self) -> bool:
         return any(f.severity == "error" for f in self.findings)
 
     def summary(self) -> dict[str, Any]:
-        checked = len(self.results)
-        valid = sum(r.valid for r in self.results)
-        by_tool: Counter[str] = Counter()
-        for result in self.results:
-            by_tool.update(tool for tool in result.tools if tool)
+        counts = self.counts
+        checked, valid = counts["conversations"], counts["valid"]
         findings = self.findings
         summary: dict[str, Any] = {
             "files": len(self.files),
             "conversations": checked,
-            "tool_calls": sum(r.tool_calls for r in self.results),
+            "tool_calls": counts["tool_calls"],
             "valid": valid,
             "valid_percent": round(100.0 * valid / checked, 2) if checked else 100.0,
             "errors": sum(f.severity == "error" for f in findings),
             "warnings": sum(f.severity == "warning" for f in findings),
             "by_code": dict(Counter(f.code for f in findings).most_common()),
-            "by_tool": dict(by_tool.most_common()),
+            "by_tool": dict(self.by_tool.most_common()),
         }
-        labelled = [r for r in self.results if r.label is not None]
-        if any(r.label is False for r in labelled):  # KTO data (SFT lines may carry label=true too)
-            desirable = [r for r in labelled if r.label]
-            undesirable = [r for r in labelled if not r.label]
+        if counts["undesirable"]:  # KTO data (SFT lines may carry label=true too)
             summary["kto"] = {
-                "desirable": len(desirable),
-                "desirable_valid": sum(r.valid for r in desirable),
-                "undesirable": len(undesirable),
-                "undesirable_with_errors": sum(not r.valid for r in undesirable),
+                "desirable": counts["desirable"],
+                "desirable_valid": counts["desirable_valid"],
+                "undesirable": counts["undesirable"],
+                "undesirable_with_errors": counts["undesirable_with_errors"],
                 "expected_by_code": dict(Counter(f.code for f in self.expected_findings).most_common()),
             }
         return summary
@@ -133,14 +145,38 @@ class Report:
 
 
 class Validator:
-    """Checks tool calls against ``catalog``; JSON Schema validators are built once per tool."""
+    """Checks tool calls against ``catalog``, each tool's schema compiled once.
+
+    Schemas within the subset :mod:`toolset_schemas.engine` compiles are checked by it (same findings as
+    ``jsonschema``, several times faster); any other schema by ``jsonschema``'s Draft 2020-12 validator,
+    imported only when such a schema is met.
+    """
 
     def __init__(self, catalog: ToolCatalog, *, strict: bool = False) -> None:
-        from jsonschema import Draft202012Validator
+        from toolset_schemas.engine import compile_schema
 
         self.catalog = catalog
         self.strict = strict
-        self._validators = {tool.name: Draft202012Validator(tool.parameters) for tool in catalog.tools}
+        self._schemas = {tool.name: tool.parameters for tool in catalog.tools}
+        self._compiled = {name: compile_schema(schema) for name, schema in self._schemas.items()}
+        self._jsonschema: dict[str, Any] = {}
+        self._hints: dict[tuple[str, tuple[str, ...]], str | None] = {}
+
+    def _errors(self, name: str, arguments: dict[str, Any]) -> Iterable[Any]:
+        compiled = self._compiled[name]
+        if compiled is not None:
+            return compiled(arguments, ())
+        if name not in self._jsonschema:
+            from jsonschema import Draft202012Validator
+
+            self._jsonschema[name] = Draft202012Validator(self._schemas[name])
+        return self._jsonschema[name].iter_errors(arguments)
+
+    def _closest(self, name: str, known: Iterable[str]) -> str | None:
+        key = (name, tuple(known))
+        if key not in self._hints:
+            self._hints[key] = closest(name, key[1])
+        return self._hints[key]
 
     def check_call(self, call: ToolCall, conversation: Conversation | None = None) -> list[Finding]:
         """Findings for one call; fields are relative to the call (``arguments.…``, ``name``)."""
@@ -150,15 +186,18 @@ class Validator:
         if not isinstance(call.arguments, dict):
             kind = type(call.arguments).__name__
             return [Finding(code="arguments-not-object", message=f"arguments is a {kind}", field="arguments")]
-        validator = self._validators.get(call.name)
-        if validator is None:
-            guess = closest(call.name, self._validators)
+        if call.name not in self._compiled:
+            guess = self._closest(call.name, self._compiled)
             hint = f" (did you mean {guess}?)" if guess else ""
             message = f"unknown tool {call.name!r} in tool set {self.catalog.name}{hint}"
             return [Finding(code="unknown-tool", message=message, field="name")]
         findings: list[Finding] = []
-        for error in validator.iter_errors(call.arguments):
-            findings += self._schema_findings(error, call.name)
+        seen: set[tuple[str, str | None]] = set()
+        for error in self._errors(call.name, call.arguments):
+            for finding in self._schema_findings(error, call.name):
+                if (finding.code, finding.field) not in seen:  # one `required` error per missing name lists all
+                    seen.add((finding.code, finding.field))
+                    findings.append(finding)
         for rule in self.catalog.rules:
             try:
                 findings += list(rule(call, conversation))
@@ -183,7 +222,7 @@ class Validator:
             severity = "error" if self.strict else "warning"
             findings = []
             for name in [key for key in error.instance if key not in known]:
-                guess = closest(name, known)
+                guess = self._closest(name, known)
                 hint = f" (did you mean {guess}?)" if guess else ""
                 scope = "context" if where.endswith(".context") else tool
                 findings.append(
@@ -234,7 +273,7 @@ class Validator:
 
     def validate(self, conversations: Iterable[Conversation], report: Report) -> Report:
         for conversation in conversations:
-            report.results.append(self.check_conversation(conversation))
+            report.add(self.check_conversation(conversation))
         return report
 
 
@@ -276,6 +315,49 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
+PROGRESS_BYTES = 4 * 1024 * 1024  # auto mode: a progress bar when the input is at least this big
+
+
+def count_lines(path: Path) -> int:
+    """Newlines in a file (plus one for an unterminated last line), read in 1 MiB blocks."""
+    count, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+def with_progress(conversations: Iterable[Conversation], path: Path, stream: Any = None) -> Iterator[Conversation]:
+    """Pass ``conversations`` through while a tqdm bar on ``stream`` (stderr) follows their line numbers."""
+    import sys
+
+    from tqdm import tqdm
+
+    total = count_lines(path)
+    bar = tqdm(total=total, unit="line", desc=path.name, file=stream or sys.stderr, leave=False, dynamic_ncols=True)
+    done = 0
+    try:
+        for conversation in conversations:
+            line = conversation.line or done
+            if line > done:
+                bar.update(line - done)
+                done = line
+            yield conversation
+        bar.update(max(total - done, 0))
+    finally:
+        bar.close()
+
+
+def show_progress(files: Sequence[Path], progress: bool | None) -> bool:
+    """``progress`` if given; else on when stderr is a terminal and the files are big."""
+    import sys
+
+    if progress is not None:
+        return progress
+    return sys.stderr.isatty() and sum(f.stat().st_size for f in files) >= PROGRESS_BYTES
+
+
 def validate_files(
     paths: Sequence[Path],
     *,
@@ -283,8 +365,12 @@ def validate_files(
     format: str = "auto",
     strict: bool = False,
     catalog: ToolCatalog | None = None,
+    progress: bool | None = False,
 ) -> Report:
-    """Read every file with :func:`toolset.readers.read_conversations` and validate what it yields."""
+    """Read every file with :func:`toolset.readers.read_conversations` and validate what it yields.
+
+    ``progress``: a progress bar on stderr per file (``None``: when stderr is a terminal and files are big).
+    """
     files = expand_paths(paths)
     try:
         from toolset.readers import read_conversations
@@ -293,8 +379,10 @@ def validate_files(
     catalog = catalog or load_catalog(toolset)
     validator = Validator(catalog, strict=strict)
     report = Report(toolset=catalog.name, strict=strict, files=[str(f) for f in files])
+    bar = show_progress(files, progress)
     for file in files:
-        validator.validate(read_conversations(file, format=format, findings=report.reader_findings), report)
+        conversations = read_conversations(file, format=format, findings=report.reader_findings)
+        validator.validate(with_progress(conversations, file) if bar else conversations, report)
     return report
 
 
