@@ -93,8 +93,36 @@ def test_folder_input_and_clear_errors(tmp_path):
     write(tmp_path, record(), name="a.jsonl")
     write(tmp_path, record(), name="b.jsonl")
     assert "in 2 file(s)" in validate(tmp_path).output
+    # could not run: exit 2, one line on stderr, nothing on stdout
     missing = validate(tmp_path / "missing.jsonl")
-    assert missing.exit_code == 1 and "missing.jsonl: no such file or folder" in missing.output
+    assert missing.exit_code == 2 and "missing.jsonl: no such file or folder" in missing.stderr
     unknown = validate(tmp_path / "a.jsonl", "--toolset", "claudesidan")
-    assert unknown.exit_code == 1 and "claudesidian" in unknown.output
-    assert "Traceback" not in missing.output + unknown.output
+    assert unknown.exit_code == 2 and "claudesidian" in unknown.stderr
+    bad_format = validate(tmp_path / "a.jsonl", "--format", "csv", "--json")
+    assert bad_format.exit_code == 2 and "unknown data format" in bad_format.stderr and not bad_format.stdout
+    assert "Traceback" not in missing.output + unknown.output + bad_format.output
+
+
+def test_progress_bar_goes_to_stderr_only(tmp_path):
+    path = write(tmp_path, *[record()] * 30)
+    result = validate(path, "--json", "--progress")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["summary"]["conversations"] == 30  # stdout is pure JSON
+    assert "data.jsonl" in result.stderr and "/30 " in result.stderr
+    quiet = validate(path, "--json")  # auto: stderr is not a terminal here
+    assert quiet.stderr == ""
+
+
+def test_progress_follows_line_numbers(tmp_path):
+    import io
+
+    from toolset.readers import read_conversations
+    from toolset_schemas.validator import count_lines, with_progress
+
+    path = write(tmp_path, record(), "", record(), "{bad")  # a blank and a broken line are counted too
+    assert count_lines(path) == 4
+    path.write_text(path.read_text().rstrip("\n"))
+    assert count_lines(path) == 4
+    stream = io.StringIO()
+    assert len(list(with_progress(read_conversations(path), path, stream))) == 2
+    assert "/4 " in stream.getvalue()

@@ -1,11 +1,31 @@
-"""Click commands: ``toolset validate`` and ``toolset schemas import-mcp``."""
+"""Click commands: ``toolset validate``, ``toolset coverage`` and ``toolset schemas import-mcp``.
+
+``validate`` and ``coverage`` exit 2 when they could not run (a missing file, an unknown tool set or
+format, an unreadable file), with a one-line message on stderr.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
+
+from toolset.errors import ToolsetError
+
+T = TypeVar("T")
+COULD_NOT_RUN = 2
+
+
+def _run(work: Callable[[], T]) -> T:
+    """``work()``, or exit 2 with ``Error: …`` on stderr when the input cannot be read."""
+    try:
+        return work()
+    except (ToolsetError, OSError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(COULD_NOT_RUN) from None
 
 
 @click.command(name="validate")
@@ -15,17 +35,30 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @click.option("--strict", is_flag=True, help="Parameters a tool does not declare are errors, not warnings.")
 @click.option("--show-expected", is_flag=True, help="List the findings of KTO label=false lines too.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal and the input is 4 MiB or more).",
+)
 def validate_command(
-    files: tuple[Path, ...], toolset_name: str, fmt: str, as_json: bool, strict: bool, show_expected: bool
+    files: tuple[Path, ...],
+    toolset_name: str,
+    fmt: str,
+    as_json: bool,
+    strict: bool,
+    show_expected: bool,
+    progress: bool | None,
 ) -> None:
     """Check the tool calls in FILES (or folders of .jsonl files) against a tool set's schemas and rules.
 
-    Exits 1 if any error is found. KTO lines labelled false are meant to be wrong: their findings are
-    counted apart and never fail the run.
+    Exits 0 when clean, 1 if any error is found, 2 if it could not run. KTO lines labelled false are meant
+    to be wrong: their findings are counted apart and never fail the run.
     """
     from toolset_schemas.validator import render, validate_files
 
-    report = validate_files(list(files), toolset=toolset_name, format=fmt, strict=strict)
+    report = _run(
+        lambda: validate_files(list(files), toolset=toolset_name, format=fmt, strict=strict, progress=progress)
+    )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -33,6 +66,29 @@ def validate_command(
             click.echo(line)
     if report.has_errors:
         raise SystemExit(1)
+
+
+@click.command(name="coverage")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--toolset", "toolset_name", default="claudesidian", show_default=True, help="Tool set to compare with.")
+@click.option("--format", "fmt", default="auto", show_default=True, help="Input format given to the reader.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@click.option("--plot", type=click.Path(path_type=Path), help="Write a bar chart of calls per tool (PNG).")
+def coverage_command(files: tuple[Path, ...], toolset_name: str, fmt: str, as_json: bool, plot: Path | None) -> None:
+    """Calls per tool and per agent in FILES (desirable vs undesirable), tools with no examples, names outside
+    the tool set, examples without calls and multi-call examples. Exits 0, or 2 if it could not run.
+    """
+    from toolset_schemas import coverage as coverage_module
+
+    result = _run(lambda: coverage_module.coverage_files(list(files), toolset=toolset_name, format=fmt))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        for line in coverage_module.render(result):
+            click.echo(line)
+    if plot is not None:
+        written = _run(lambda: coverage_module.plot(result, plot))
+        click.echo(f"wrote {written}", err=as_json)
 
 
 @click.group(name="schemas")

@@ -1,7 +1,7 @@
 """The toolset plugin of toolset-schemas (entry point group ``toolset``).
 
 Registers the ``claudesidian`` tool set, every user tool set imported with ``toolset schemas import-mcp``,
-and the ``validate`` and ``schemas`` commands. Schemas are read only when a tool set's factory is called.
+and the ``validate``, ``coverage`` and ``schemas`` commands. Schemas are read only when a tool set's factory is called.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def register_toolsets(register):
 
 @hookimpl
 def register_commands(cli):
-    from toolset_schemas.commands import schemas_group, validate_command
+    from toolset_schemas.commands import coverage_command, schemas_group, validate_command
 
     cli.add_command(validate_command)
+    cli.add_command(coverage_command)
     cli.add_command(schemas_group)
