@@ -47,14 +47,22 @@ def _relaunch(num_processes: int) -> int:
     from toolset_cuda.engine import cuda_available
 
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes)]
-    launcher += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    if cuda_available():
-        launcher += ["--multi_gpu"]
-    else:
-        launcher += ["--cpu", "--multi_gpu"]
+    # --multi_gpu selects accelerate's torch.distributed launcher; on a CPU machine the processes then join a
+    # gloo group (TrainingArguments.ddp_backend), which is what a CPU-only DDP run needs.
+    launcher += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--multi_gpu"]
+    if not cuda_available():
+        launcher += ["--main_process_port", str(_free_port())]
     command = [*launcher, "-m", "toolset", *cleaned]
     environment = {**os.environ, "TOOLSET_LAUNCHED": "1"}
     return subprocess.call(command, env=environment)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _echo(line: str) -> None:

@@ -191,6 +191,8 @@ def train(
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     steps = trainer.state.global_step
+    if world_size() > 1:
+        log(f"ranks agree: every process holds the same adapter (checksum {_check_ranks_agree(trainer.model)})")
     final = run_dir / "final_model"
     if main:
         with atomic_directory(final, overwrite=True) as staging:
@@ -224,6 +226,25 @@ def _flatten_adapter(folder: Path) -> None:
         for item in sub.iterdir():
             item.rename(folder / item.name)
         sub.rmdir()
+
+
+def _check_ranks_agree(model: Any) -> str:
+    """All processes must end with identical trainable weights (DDP keeps them in step); raise if not."""
+    import torch
+    import torch.distributed as dist
+
+    total = torch.zeros(2, dtype=torch.float64)
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            data = parameter.detach().double().cpu()
+            total += torch.stack([data.sum(), (data * data).sum()])
+    if dist.is_available() and dist.is_initialized():
+        device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+        gathered = [torch.zeros(2, dtype=torch.float64, device=device) for _ in range(dist.get_world_size())]
+        dist.all_gather(gathered, total.to(device))
+        if any(not torch.allclose(gathered[0].cpu(), other.cpu(), rtol=1e-9, atol=0) for other in gathered):
+            raise ToolsetError(f"processes disagree on the trained weights: {[g.tolist() for g in gathered]}")
+    return f"{total[0].item():.6e}/{total[1].item():.6e}"
 
 
 def _barrier() -> None:
