@@ -195,3 +195,18 @@ def test_real_upstream_files(upstream_data):
     assert {"line.crlf", "conversation.no_assistant", "file.no_final_newline"} <= codes
     crlf = {f.source for f in findings if f.code == "line.crlf"}
     assert any(source.endswith("agentManager/tools_v1.3.jsonl") for source in crlf)
+
+
+def test_to_dataset():
+    datasets = pytest.importorskip("datasets")
+    from toolset.readers import to_dataset
+
+    conversations = list(read_conversations(sample_path("claudesidian_kto.jsonl")))
+    dataset = to_dataset(conversations)
+    assert isinstance(dataset, datasets.Dataset) and len(dataset) == len(conversations)
+    assert {"messages", "label"} <= set(dataset.column_names)
+    first = dataset[0]
+    assert [m["role"] for m in first["messages"]] == [m.role for m in conversations[0].messages]
+    assert first["label"] == conversations[0].label
+    calls = [c for row in dataset for m in row["messages"] for c in (m["tool_calls"] or [])]
+    assert calls and all(json.loads(c["function"]["arguments"]) is not None for c in calls)

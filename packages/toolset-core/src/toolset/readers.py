@@ -59,8 +59,11 @@ def detect_record(record: dict[str, Any]) -> str:
     """The format of one parsed JSONL record."""
     if isinstance(record.get("messages"), list):
         return "messages"
-    for message in record.get("conversations") or []:
-        content = message.get("content") if isinstance(message, dict) else None
+    messages = record.get("conversations")
+    for message in messages if isinstance(messages, list) else []:
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
         if message.get("role") == "assistant" and isinstance(content, str) and not message.get("tool_calls"):
             if "<tool_call>" in content:
                 return "hermes"
@@ -78,7 +81,7 @@ def detect_format(path: str | Path, sample: int = 50) -> str:
         for line in handle:
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # JSONDecodeError, too many digits, too deep
                 continue
             if isinstance(record, dict):
                 counts[detect_record(record)] += 1
@@ -132,6 +135,10 @@ def read_conversations(
             except json.JSONDecodeError as exc:
                 report("json.invalid", f"invalid JSON: {exc.msg}", number, column=exc.colno, severity="error")
                 continue
+            except (ValueError, RecursionError) as exc:  # an integer of over 4300 digits; nesting too deep
+                reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+                report("json.invalid", f"invalid JSON: {reason}", number, severity="error")
+                continue
             if not isinstance(record, dict):
                 report(
                     "record.not_object",
@@ -162,7 +169,7 @@ def _convert(record: dict[str, Any], fmt: str, number: int, report: Any) -> Conv
     messages: list[Message] = []
     for index, raw in enumerate(raw_messages):
         field = f"{key}[{index}]"
-        if not isinstance(raw, dict) or raw.get("role") not in ROLES:
+        if not isinstance(raw, dict) or not isinstance(raw.get("role"), str) or raw["role"] not in ROLES:
             report("message.bad_role", f"role must be one of {sorted(ROLES)}", number, field=field, severity="error")
             continue
         messages.extend(_message(raw, fmt, number, field, report))
@@ -181,10 +188,14 @@ def _message(raw: dict[str, Any], fmt: str, number: int, field: str, report: Any
     role, content = raw["role"], raw.get("content")
     if content is not None and not isinstance(content, str):
         content = json.dumps(content, ensure_ascii=False)
-    calls = [
-        _structured_call(call, number, f"{field}.tool_calls[{i}]", report)
-        for i, call in enumerate(raw.get("tool_calls") or [])
-    ]
+    raw_calls = raw.get("tool_calls") or []
+    if not isinstance(raw_calls, list):
+        kind = type(raw_calls).__name__
+        report(
+            "message.bad_tool_calls", f"tool_calls must be a list, not {kind}", number, field=field, severity="error"
+        )
+        raw_calls = []
+    calls = [_structured_call(call, number, f"{field}.tool_calls[{i}]", report) for i, call in enumerate(raw_calls)]
     if role == "assistant" and content is None and not calls:
         report("message.null_content", "assistant message with no content and no tool calls", number, field=field)
     message = Message(
