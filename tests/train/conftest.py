@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,12 @@ from toolset.readers import sample_path
 
 
 @pytest.fixture(scope="session")
-def tiny_llama(embedded_hf, tmp_path_factory) -> Path:
-    return tiny_model(embedded_hf, tmp_path_factory.mktemp("tiny") / "tiny-llama", "llama")
+def tiny_llama(request, tmp_path_factory) -> Path:
+    """A tiny random llama with SmolLM2's tokenizer, taken from the embedded model or, where that package is not
+    installed (the GPU machine), from the folder named by ``TOOLSET_TEST_TOKENIZER``."""
+    folder = os.environ.get("TOOLSET_TEST_TOKENIZER")
+    source = Path(folder) if folder else request.getfixturevalue("embedded_hf")
+    return tiny_model(source, tmp_path_factory.mktemp("tiny") / "tiny-llama", "llama")
 
 
 def excerpt(source: Path, destination: Path, count: int, *, balanced: bool = False) -> Path:
@@ -54,11 +59,13 @@ def shared_samples(upstream_data, tmp_path) -> dict[str, Path]:
     }
 
 
-def write_config(folder: Path, model: Path, *, sft: Path | None = None, kto: Path | None = None, **sections) -> Path:
+def write_config(
+    folder: Path, model_dir: Path, *, sft: Path | None = None, kto: Path | None = None, **sections
+) -> Path:
     """A run config for the tiny model; ``sections`` are merged over the defaults below."""
     data = {
         "output_dir": str(folder / "runs"),
-        "model": {"name": str(model), "source": "local", "dtype": "float32", "max_seq_length": 2048},
+        "model": {"name": str(model_dir), "source": "local", "dtype": "float32", "max_seq_length": 2048},
         "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
         "dataset": {
             "sft": [str(sft or sample_path("claudesidian_sft.jsonl"))],

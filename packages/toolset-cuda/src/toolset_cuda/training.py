@@ -11,7 +11,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,8 +146,12 @@ def train(
     resume: bool = False,
     echo: Echo = print,
     plan: Plan | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> TrainResult:
-    """Train ``method`` ("sft" or "kto"); with ``parent`` (an SFT run dir) KTO continues that adapter."""
+    """Train ``method`` ("sft" or "kto"); with ``parent`` (an SFT run dir) KTO continues that adapter.
+
+    ``callbacks``: extra ``transformers.TrainerCallback`` objects (early stopping, custom logging...).
+    """
     run_dir = resolve_run_dir(config, run_dir, resume)
     parent_adapter = None
     if parent is not None:
@@ -187,6 +191,8 @@ def train(
     tokenizer.chat_template = plan.data.chat_template
     trainer = _build_trainer(method, plan, model, tokenizer, run_dir)
     trainer.add_callback(_MetricsCallback(MetricsLog(run_dir) if main else None, method, plan, log))
+    for callback in callbacks:
+        trainer.add_callback(callback)
     _quiet_progress(trainer)
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
