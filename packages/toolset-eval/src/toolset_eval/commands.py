@@ -58,6 +58,15 @@ def _set_field(config: object, name: str, value: object, what: str) -> object:
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed passed to the backend.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Backend config value.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option(
+    "--tools",
+    "offer_tools",
+    type=click.Choice(["all", "expected", "none"]),
+    default="all",
+    show_default=True,
+    help="Tool definitions offered: the whole tool set, the case's expected tools, or none (for models trained "
+    "on data without tool definitions in the prompt).",
+)
 def run_command(
     backend_name: str,
     model: str | None,
@@ -73,6 +82,7 @@ def run_command(
     seed: int,
     options: tuple[str, ...],
     no_progress: bool,
+    offer_tools: str,
 ) -> None:
     """Evaluate a model on a prompt set; writes records.jsonl and report.json / .md / .png in the run folder."""
     import datetime
@@ -109,6 +119,7 @@ def run_command(
         retries=retries,
         sampling={"seed": seed},
         progress=not no_progress,
+        offer_tools=offer_tools,
     )
     records = run_cases(
         cases, lambda: backend.factory(config), Scorer(catalog), output, settings=settings, resume=resume
@@ -124,6 +135,7 @@ def run_command(
         "toolset_eval_version": _version("toolset-eval"),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "concurrency": concurrency,
+        "tools_offered": offer_tools,
     }
     wanted = {case.id for case in cases}
     report = build_report([r for r in records if r["id"] in wanted], metadata)

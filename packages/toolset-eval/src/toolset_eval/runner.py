@@ -40,6 +40,7 @@ class RunSettings:
     backoff_s: float = 0.5
     sampling: dict[str, Any] = attrs.Factory(dict)
     progress: bool = True
+    offer_tools: str = "all"  # all | expected (the case's expected tools) | none (match data trained without tools)
 
 
 def retryable(exc: BaseException) -> bool:
@@ -162,8 +163,15 @@ def run_cases(
                 clients.append(local.client)
         return local.client
 
+    def offered(case: PromptCase) -> list[dict[str, Any]]:
+        if settings.offer_tools == "none":
+            return []
+        if settings.offer_tools == "expected":
+            return [tool for tool in tools if tool["function"]["name"] in set(case.expected_tools)]
+        return tools
+
     def work(case: PromptCase) -> dict[str, Any]:
-        return evaluate_case(case, client(), scorer, tools, settings)
+        return evaluate_case(case, client(), scorer, offered(case), settings)
 
     records = list(done)
     progress = _progress(len(done) + len(todo), len(done), settings.progress)
