@@ -23,17 +23,33 @@ def quickstart(*args, check=True):
     return result
 
 
-def test_quickstart_runs_every_available_stage_and_resumes(tmp_path):
+def test_quickstart_runs_every_stage_and_resumes(tmp_path):
     output = tmp_path / "qs"
-    first = quickstart("--output", str(output), "--eval-cases", "2")
-    for stage in ("[1/7] validate:", "[2/7] model:", "[5/7] export:", "[6/7] evaluate:", "Summary"):
+    first = quickstart("--output", str(output), "--eval-cases", "2", "--sft-steps", "2", "--kto-steps", "1")
+    for stage in (
+        "[1/7] validate:",
+        "[2/7] model:",
+        "[3/7] train-sft:",
+        "[4/7] train-kto:",
+        "[5/7] export:",
+        "[6/7] evaluate:",
+        "[7/7] loss-curve:",
+        "Summary",
+        "Accuracy per agent",
+    ):
         assert stage in first.stdout
+    assert "skipped" not in first.stdout
     state = json.loads((output / "state.json").read_text())
-    assert {"validate", "model", "export", "evaluate"} <= set(state)
-    assert (output / "gguf" / "smollm2-q8_0.gguf").stat().st_size > 100_000_000
-    assert (output / "ollama" / "Modelfile").read_text().startswith("FROM ./smollm2-q8_0.gguf")
-    report = json.loads((output / "eval-base" / "report.json").read_text())
-    assert report["summary"]["cases"] == 2
+    assert list(state) == ["validate", "model", "train-sft", "train-kto", "export", "evaluate", "loss-curve"]
+    assert json.loads((output / "kto" / "lineage.json").read_text())["parent_run"] == str(output / "sft")
+    for name in ("smollm2-q8_0.gguf", "smollm2-tuned-q8_0.gguf"):
+        assert (output / "gguf" / name).stat().st_size > 100_000_000
+    assert (output / "ollama" / "Modelfile").read_text().startswith("FROM ./smollm2-tuned-q8_0.gguf")
+    assert (output / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    for label in ("base", "tuned"):
+        report = json.loads((output / f"eval-{label}" / "report.json").read_text())
+        assert report["summary"]["cases"] == 2
+        assert not [r for r in report["records"] if any(x["code"] == "backend.error" for x in r["reasons"])]
     again = quickstart("--output", str(output), check=False)
     assert again.returncode == 1 and "add --resume" in again.stderr
     resumed = quickstart("--output", str(output), "--resume")

@@ -110,3 +110,13 @@ def test_a_family_less_template_that_cannot_render_calls_is_refused(tokenizer):
     config = load_config(overrides=["model.chat_template=llama3"])
     template, note = resolve_template(tokenizer, config)
     assert "<|start_header_id|>" in template and "set in the config" in note
+
+
+@pytest.mark.parametrize("family", chat_templates.FAMILIES)
+def test_inference_copy_renders_the_same_text_without_markers(tokenizer, family):
+    template = chat_templates.load(family)
+    plain = chat_templates.without_generation_markers(template)
+    assert not chat_templates.has_generation_markers(plain)
+    row = format_sft(list(read_conversations(sample_path("claudesidian_sft.jsonl")))[:1]).rows[0]
+    render = lambda t: tokenizer.apply_chat_template(row["messages"], tools=TOOLS, chat_template=t, tokenize=False)  # noqa: E731
+    assert render(plain) == render(template)

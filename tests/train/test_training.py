@@ -123,6 +123,11 @@ def test_pipeline_chains_sft_kto_and_exports(tiny_llama, tmp_path):
     assert (root / "export" / "merged" / "model.safetensors").is_file()
     gguf = Path(state["export-gguf"]["paths"][0])
     assert gguf.is_file() and gguf.suffix == ".gguf"
+    from toolset.chat_templates import has_generation_markers
+    from toolset.models import _field, open_gguf
+
+    template = _field(open_gguf(gguf), "tokenizer.chat_template")
+    assert "<tool_call>" in template and not has_generation_markers(template), "llama.cpp needs a plain template"
     assert (root / "export" / "ollama" / "Modelfile").is_file()
     again = invoke("pipeline", str(config), "--run-dir", str(root), "--resume")
     assert again.exit_code == 0 and "done earlier" in again.output

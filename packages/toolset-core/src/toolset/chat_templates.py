@@ -37,6 +37,17 @@ def has_generation_markers(template: str | None) -> bool:
     return bool(template) and _GENERATION.search(template) is not None
 
 
+_MARKER_TAG = re.compile(r"\{%(-?)\s*(end)?generation\s*(-?)%\}")
+
+
+def without_generation_markers(template: str) -> str:
+    """The same template for inference engines that don't know ``{% generation %}`` (llama.cpp, Ollama):
+    each marker becomes a no-op ``if`` block, whitespace control kept."""
+    return _MARKER_TAG.sub(
+        lambda m: f"{{%{m.group(1)} {'endif' if m.group(2) else 'if true'} {m.group(3)}%}}", template
+    )
+
+
 def family_of(template: str | None, model_type: str | None = None) -> str | None:
     """Guess a model's template family from its chat template text (or, failing that, its model type)."""
     for family, markers in _MARKERS.items():

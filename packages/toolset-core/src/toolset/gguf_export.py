@@ -183,7 +183,9 @@ def _add_tokenizer(writer: Any, model_dir: Path, hp: Hyperparameters) -> None:
     if template_file.is_file():
         template = template_file.read_text(encoding="utf-8")
     if template:
-        writer.add_chat_template(template)
+        from toolset.chat_templates import without_generation_markers
+
+        writer.add_chat_template(without_generation_markers(template))
 
 
 def _read_json(path: Path) -> dict[str, Any]:

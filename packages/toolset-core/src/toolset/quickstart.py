@@ -13,10 +13,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from toolset.errors import ToolsetError
 from toolset.storage import atomic_file
+
+STAGES = 7
+
+
+@attrs.define(kw_only=True)
+class QuickstartOptions:
+    eval_cases: int = 8
+    sft_steps: int = 16
+    kto_steps: int = 4
 
 
 class Quickstart:
@@ -55,7 +65,7 @@ class Quickstart:
         return 0
 
     def stage(self, number: int, name: str, run: Callable[[], str]) -> None:
-        label = f"[{number}/7] {name}"
+        label = f"[{number}/{STAGES}] {name}"
         done = self.state.get(name)
         if done:
             click.echo(f"{label}: done earlier - {done['result']}")
@@ -76,13 +86,15 @@ class _Skip(Exception):
     """A stage that cannot run here, with the reason."""
 
 
-def run_quickstart(root: click.Group, output: Path, resume: bool, eval_cases: int) -> None:
+def run_quickstart(root: click.Group, output: Path, resume: bool, options: QuickstartOptions | None = None) -> None:
     from toolset.plugins import get_registries
     from toolset.readers import read_conversations, sample_path, summarize
 
+    options = options or QuickstartOptions()
     registries = get_registries()
     quick = Quickstart(root, output, resume)
     sft, kto = sample_path("claudesidian_sft.jsonl"), sample_path("claudesidian_kto.jsonl")
+    trained = output / "kto" / "final_model"
 
     def validate() -> str:
         findings: list = []
@@ -101,9 +113,31 @@ def run_quickstart(root: click.Group, output: Path, resume: bool, eval_cases: in
 
     def train(method: str) -> Callable[[], str]:
         def run() -> str:
-            if method not in registries.trainers:
+            if method not in registries.trainers or quick.command("train") is None:
                 raise _Skip(registries.trainers.unknown_message(method))
-            raise _Skip(f"trainer {method} is installed; the quickstart's training stage lands with the training issue")
+            run_dir = output / method
+            args = [
+                method,
+                "--preset",
+                "tiny",
+                "--set",
+                f"dataset.{method}=[{sft if method == 'sft' else kto}]",
+                "--set",
+                f"train.{method}.max_steps={options.sft_steps if method == 'sft' else options.kto_steps}",
+                "--run-dir",
+                str(run_dir),
+            ]
+            if method == "kto":
+                if not (output / "sft" / "final_model").is_dir():
+                    raise _Skip("KTO continues the SFT adapter, and SFT did not run")
+                args += ["--parent", str(output / "sft")]
+            if (run_dir / "lineage.json").exists():
+                args.append("--resume")  # an interrupted stage continues from its last checkpoint
+            if quick.invoke(("train",), args) != 0:
+                raise ToolsetError(f"{method.upper()} training failed (see above)")
+            rows = [json.loads(line) for line in (run_dir / "logs" / "metrics.jsonl").read_text().splitlines()]
+            losses = [row["loss"] for row in rows if "loss" in row]
+            return f"{run_dir / 'final_model'} (loss {losses[0]:.3f} -> {losses[-1]:.3f})"
 
         return run
 
@@ -113,41 +147,66 @@ def run_quickstart(root: click.Group, output: Path, resume: bool, eval_cases: in
         from toolset.local_apps import OllamaConfig, export_ollama, ollama_create_command
         from toolset.models import embedded_model_dir
 
-        source = quick.state.get("final_model", {}).get("result") or embedded_model_dir()
-        gguf = export_gguf(
-            Path(source), output / "gguf", GGUFExportConfig(out_type="q8_0", name="smollm2", overwrite=True)
-        )
-        modelfile = export_ollama(gguf, output / "ollama", OllamaConfig(family="chatml", name="smollm2"))
-        report = json.loads(Path(str(gguf) + ".verify.json").read_text())
-        return f"{gguf} ({report['detail']}); Ollama: {ollama_create_command(modelfile, 'toolset-smollm2')}"
+        config = GGUFExportConfig(out_type="q8_0", name="smollm2", overwrite=True)
+        base = export_gguf(embedded_model_dir(), output / "gguf", config)
+        lines = [f"base {base}"]
+        source, name = Path(embedded_model_dir()), "smollm2"
+        if trained.is_dir():
+            if quick.invoke(
+                ("export",), ["merged-16bit", str(trained), str(output / "merged"), "--option", "overwrite=true"]
+            ):
+                raise ToolsetError("merging the adapter failed (see above)")
+            source, name = output / "merged", "smollm2-tuned"
+            tuned = export_gguf(source, output / "gguf", attrs.evolve(config, name=name))
+            report = json.loads(Path(str(tuned) + ".verify.json").read_text())
+            lines.append(f"tuned {tuned} ({report['detail']})")
+        gguf = output / "gguf" / f"{name}-q8_0.gguf"
+        modelfile = export_ollama(gguf, output / "ollama", OllamaConfig(family="chatml", name=name))
+        lines.append(f"Ollama: {ollama_create_command(modelfile, f'toolset-{name}')}")
+        return "; ".join(lines)
 
     def evaluate() -> str:
         if quick.command("eval", "run") is None:
             raise _Skip('evaluation comes with toolset-eval: pip install "toolset-core[eval]"')
-        gguf = output / "gguf" / "smollm2-q8_0.gguf"
-        args = [
-            "--backend",
-            "llamacpp",
-            "--prompt-set",
-            "claudesidian-smoke",
-            "--limit",
-            str(eval_cases),
-            "--concurrency",
-            "1",
-            "--output",
-            str(output / "eval-base"),
-            "--no-progress",
-            "--option",
-            f"model_path={gguf}",
-            "--option",
-            "n_ctx=8192",
-        ]
-        if (output / "eval-base" / "records.jsonl").exists():
-            args.append("--resume")
-        if quick.invoke(("eval", "run"), args) != 0:
-            raise ToolsetError("evaluation failed (see above)")
-        summary = json.loads((output / "eval-base" / "report.json").read_text())["summary"]
-        return f"base model: {json.dumps(summary)[:300]}"
+        results = []
+        for label, name in (("base", "smollm2"), ("tuned", "smollm2-tuned")):
+            gguf = output / "gguf" / f"{name}-q8_0.gguf"
+            if not gguf.is_file():
+                continue
+            folder = output / f"eval-{label}"
+            args = [
+                "--backend",
+                "llamacpp",
+                "--prompt-set",
+                "claudesidian-smoke",
+                "--limit",
+                str(options.eval_cases),
+                "--concurrency",
+                "1",
+                "--output",
+                str(folder),
+                "--no-progress",
+                "--tools",
+                "none",  # the bundled data trains without tool definitions in the prompt: evaluate the same way
+                "--option",
+                f"model_path={gguf}",
+                "--option",
+                "n_ctx=8192",
+            ]
+            if (folder / "records.jsonl").exists():
+                args.append("--resume")
+            if quick.invoke(("eval", "run"), args) != 0:
+                raise ToolsetError(f"evaluating the {label} model failed (see above)")
+            summary = json.loads((folder / "report.json").read_text())["summary"]
+            results.append(f"{label} {summary['passed']}/{summary['cases']}")
+        return ", ".join(results)
+
+    def summary() -> str:
+        from toolset.runs import plot_loss
+
+        runs = [output / method for method in ("sft", "kto") if (output / method / "logs" / "metrics.jsonl").is_file()]
+        png = plot_loss(runs, output / "loss.png") if runs else None
+        return f"loss curve {png}" if png else "no training ran: no loss curve"
 
     quick.stage(1, "validate", validate)
     quick.stage(2, "model", model)
@@ -155,8 +214,40 @@ def run_quickstart(root: click.Group, output: Path, resume: bool, eval_cases: in
     quick.stage(4, "train-kto", train("kto"))
     quick.stage(5, "export", export)
     quick.stage(6, "evaluate", evaluate)
-    quick.stage(7, "summary", lambda: f"artefacts under {output}")
+    quick.stage(7, "loss-curve", summary)
     click.echo("")
     click.secho("Summary", bold=True)
     for name, done in quick.state.items():
         click.echo(f"  {name:<10} {done['result']}")
+    table = accuracy_table(output)
+    if table:
+        click.echo("")
+        click.echo("Accuracy per agent on claudesidian-smoke (base -> tuned):")
+        for line in table:
+            click.echo(f"  {line}")
+    click.echo(f"\nEverything is under {output}")
+
+
+def accuracy_table(output: Path) -> list[str]:
+    """Lines comparing the base and tuned models' accuracy per agent (from their eval reports)."""
+    reports = {}
+    for label in ("base", "tuned"):
+        path = output / f"eval-{label}" / "report.json"
+        if path.is_file():
+            reports[label] = json.loads(path.read_text())
+    if not reports:
+        return []
+    agents = sorted({agent for report in reports.values() for agent in report["by_agent"]})
+
+    def cell(label: str, agent: str) -> str:
+        entry = reports.get(label, {}).get("by_agent", {}).get(agent)
+        return f"{entry['passed']}/{entry['total']}" if entry else "-"
+
+    width = max(len(agent) for agent in [*agents, "overall"])
+    lines = [f"{'agent':<{width}}  {'base':>6}  {'tuned':>6}"]
+    lines += [f"{agent:<{width}}  {cell('base', agent):>6}  {cell('tuned', agent):>6}" for agent in agents]
+    overall = {
+        label: f"{report['summary']['passed']}/{report['summary']['cases']}" for label, report in reports.items()
+    }
+    lines.append(f"{'overall':<{width}}  {overall.get('base', '-'):>6}  {overall.get('tuned', '-'):>6}")
+    return lines

@@ -114,10 +114,18 @@ class MetricsLog:
         return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def plot_loss(run_dir: Path) -> Path | None:
-    """Draw ``logs/loss.png`` from the metrics (one line per stage); None when there is nothing to draw."""
-    rows = [row for row in MetricsLog(run_dir).rows() if "loss" in row and "step" in row]
-    if not rows:
+def plot_loss(run_dir: Path | Sequence[Path], destination: Path | None = None) -> Path | None:
+    """Draw the loss curve (one line per stage) of one run, or of several chained runs (SFT then KTO, their steps
+    laid end to end). Default destination: ``RUN_DIR/logs/loss.png``. None when there is nothing to draw."""
+    runs = [Path(run_dir)] if isinstance(run_dir, (str, Path)) else [Path(r) for r in run_dir]
+    lines: dict[str, list[tuple[int, float]]] = {}
+    offset = 0
+    for run in runs:
+        rows = [row for row in MetricsLog(run).rows() if "loss" in row and "step" in row]
+        for row in rows:
+            lines.setdefault(row.get("stage", run.name), []).append((offset + row["step"], row["loss"]))
+        offset += max((row["step"] for row in rows), default=0)
+    if not lines:
         return None
     import matplotlib
 
@@ -125,15 +133,14 @@ def plot_loss(run_dir: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4), dpi=100)
-    for stage in dict.fromkeys(row.get("stage", "train") for row in rows):
-        points = [(row["step"], row["loss"]) for row in rows if row.get("stage", "train") == stage]
+    for stage, points in lines.items():
         axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3, label=stage)
     axes.set_xlabel("step")
     axes.set_ylabel("loss")
-    axes.set_title(f"Training loss - {Path(run_dir).name}")
+    axes.set_title(f"Training loss - {' + '.join(run.name for run in runs)}")
     axes.grid(alpha=0.3)
     axes.legend()
-    path = Path(run_dir) / "logs" / "loss.png"
+    path = Path(destination) if destination else runs[0] / "logs" / "loss.png"
     with atomic_file(path, "wb") as handle:
         figure.savefig(handle, format="png", bbox_inches="tight")
     plt.close(figure)

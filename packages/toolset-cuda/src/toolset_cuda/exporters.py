@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import attrs
 
+from toolset import chat_templates
 from toolset.errors import ToolsetError
 from toolset.storage import atomic_directory, check_free_space
 
@@ -84,6 +85,8 @@ def merge(
     model = AutoModelForCausalLM.from_pretrained(str(base), dtype=getattr(torch, dtype))
     model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     tokenizer = AutoTokenizer.from_pretrained(str(adapter if (adapter / "tokenizer_config.json").exists() else base))
+    if isinstance(tokenizer.chat_template, str):  # inference engines (llama.cpp, Ollama) lack {% generation %}
+        tokenizer.chat_template = chat_templates.without_generation_markers(tokenizer.chat_template)
     return model, tokenizer
 
 

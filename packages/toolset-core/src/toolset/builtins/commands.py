@@ -181,10 +181,13 @@ def upload(run_dir: Path, repo_id: str, what: tuple[str, ...], public: bool, dry
 @click.command()
 @click.option("--output", type=click.Path(path_type=Path), default=Path("runs/quickstart"), show_default=True)
 @click.option("--resume", is_flag=True, help="Continue an interrupted quickstart, skipping finished stages.")
-@click.option("--eval-cases", type=click.IntRange(1), default=3, show_default=True, help="Smoke-set cases evaluated.")
+@click.option("--eval-cases", type=click.IntRange(1), default=8, show_default=True, help="Smoke-set cases evaluated.")
+@click.option("--sft-steps", type=click.IntRange(1), default=16, show_default=True, help="SFT optimizer steps.")
+@click.option("--kto-steps", type=click.IntRange(1), default=4, show_default=True, help="KTO optimizer steps.")
 @click.pass_context
-def quickstart(ctx: click.Context, output: Path, resume: bool, eval_cases: int) -> None:
-    """Validate the bundled sample, train, export GGUF + Ollama and evaluate, on the embedded model."""
-    from toolset.quickstart import run_quickstart
+def quickstart(ctx: click.Context, output: Path, resume: bool, eval_cases: int, sft_steps: int, kto_steps: int) -> None:
+    """Validate the bundled sample, train SFT then KTO, export GGUF + Ollama and evaluate base vs tuned."""
+    from toolset.quickstart import QuickstartOptions, run_quickstart
 
-    run_quickstart(ctx.find_root().command, output, resume, eval_cases)
+    options = QuickstartOptions(eval_cases=eval_cases, sft_steps=sft_steps, kto_steps=kto_steps)
+    run_quickstart(ctx.find_root().command, output, resume, options)
