@@ -111,13 +111,24 @@ def test_resume_after_sigkill_reaches_the_planned_final_step(tiny_llama, tmp_pat
 
 def test_pipeline_chains_sft_kto_and_exports(tiny_llama, tmp_path):
     config = write_config(
-        tmp_path, tiny_llama, export={"formats": ["adapter", "merged", "gguf"], "gguf_types": ["f16"]}
+        tmp_path,
+        tiny_llama,
+        export={"formats": ["adapter", "merged", "gguf"], "gguf_types": ["f16"]},
+        eval={
+            "after_training": True,
+            "limit": 2,
+            "tools": "none",
+            "max_tokens": 32,
+            "prompt_set": "claudesidian-smoke",
+        },
     )
     root = tmp_path / "pipe"
     result = invoke("pipeline", str(config), "--run-dir", str(root))
     assert result.exit_code == 0, result.output
     state = json.loads((root / "pipeline.json").read_text())["stages"]
-    assert list(state) == ["sft", "kto", "export-adapter", "export-merged", "export-gguf"]
+    assert list(state) == ["sft", "kto", "export-adapter", "export-merged", "export-gguf", "eval"]
+    assert state["eval"]["cases"] == 2
+    assert json.loads((root / "eval" / "report.json").read_text())["metadata"]["tools_offered"] == "none"
     assert json.loads((root / "kto" / "lineage.json").read_text())["parent_run"] == str(root / "sft")
     assert (root / "export" / "adapter" / "adapter_config.json").is_file()
     assert (root / "export" / "merged" / "model.safetensors").is_file()

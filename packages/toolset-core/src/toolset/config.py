@@ -184,6 +184,7 @@ class EvalConfig:
     retries: int = 3
     seed: int = 42
     limit: int | None = None
+    tools: Literal["all", "expected", "none"] = "all"
     after_training: bool = False
 
 

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import attrs
 import click
 
 from toolset.config import RunConfig
@@ -166,11 +165,23 @@ def _evaluate(config: RunConfig, output: Path, gguf: Path) -> dict[str, Any]:
         "--seed",
         str(config.eval.seed),
         "--no-progress",
-        "--option",
-        f"model_path={gguf}",
-        "--option",
-        "n_ctx=8192",
+        "--tools",
+        config.eval.tools,
+        "--retries",
+        str(config.eval.retries),
     ]
+    if config.eval.backend == "llamacpp":  # in-process: the exported file itself
+        for option in (
+            f"model_path={gguf}",
+            "n_ctx=8192",
+            f"max_tokens={config.eval.max_tokens}",
+            f"temperature={config.eval.temperature}",
+        ):
+            args += ["--option", option]
+    else:  # a server (Ollama, LM Studio, vLLM...) that already serves the exported model
+        args += ["--timeout", str(config.eval.timeout_s), "--model", config.eval.model or gguf.stem] + (
+            ["--host", config.eval.host] if config.eval.host else []
+        )
     if config.eval.limit:
         args += ["--limit", str(config.eval.limit)]
     if (output / "records.jsonl").exists():
@@ -180,5 +191,4 @@ def _evaluate(config: RunConfig, output: Path, gguf: Path) -> dict[str, Any]:
     except SystemExit as exc:
         if exc.code:
             raise ToolsetError("evaluation failed (see above)") from None
-    report = json.loads((output / "report.json").read_text())
-    return attrs.asdict(report) if attrs.has(type(report)) else report.get("summary", {})
+    return json.loads((output / "report.json").read_text())["summary"]
