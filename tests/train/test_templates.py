@@ -120,3 +120,31 @@ def test_inference_copy_renders_the_same_text_without_markers(tokenizer, family)
     row = format_sft(list(read_conversations(sample_path("claudesidian_sft.jsonl")))[:1]).rows[0]
     render = lambda t: tokenizer.apply_chat_template(row["messages"], tools=TOOLS, chat_template=t, tokenize=False)  # noqa: E731
     assert render(plain) == render(template)
+
+
+def test_packing_keeps_the_prompt_tokens_out_of_the_loss(tmp_path, tiny_llama):
+    from toolset_cuda import engine, training
+
+    config = load_config(
+        overrides=[
+            f"model.name={tiny_llama}",
+            "model.source=local",
+            "model.dtype=float32",
+            "model.max_seq_length=1024",
+            f"dataset.sft=[{sample_path('claudesidian_sft.jsonl')}]",
+            "dataset.eval_fraction=0",
+            "train.sft.packing=true",
+        ]
+    )
+    plan = training.plan_run("sft", config)
+    model, tok, _notes = engine.load_for_training(config, plan.model_dir, "transformers")
+    tok.chat_template = plan.data.chat_template
+    dataset = training._build_trainer("sft", plan, model, tok, tmp_path).train_dataset
+    assert len(dataset) < len(plan.data.train), "rows were packed together"
+    users = [c.messages[1].content for c in read_conversations(sample_path("claudesidian_sft.jsonl"))]
+    for example in dataset:
+        learned = tok.decode(
+            [t for t, label in zip(example["input_ids"], example["labels"], strict=True) if label != -100]
+        )
+        assert "<tool_call>" in learned
+        assert not any(user in learned for user in users)

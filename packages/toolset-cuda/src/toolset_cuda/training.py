@@ -330,8 +330,20 @@ def _bf16() -> bool:
     return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
 
 
+def _quiet_libraries() -> None:
+    """Our table and one progress bar are the console: no per-map dataset bars, no deprecation chatter."""
+    import warnings
+
+    import datasets
+
+    datasets.disable_progress_bars()
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
+
+
 def _build_trainer(method: str, plan: Plan, model: Any, tokenizer: Any, run_dir: Path) -> Any:
     from datasets import Dataset
+
+    _quiet_libraries()
 
     def dataset(rows: list[dict[str, Any]]) -> Any:
         return Dataset.from_list([{k: v for k, v in row.items() if k != "_where"} for row in rows]) if rows else None
