@@ -14,9 +14,9 @@ def test_plugin_conforms():
     assert_plugin_conforms(toolset_eval.plugin)
 
 
-def test_registers_the_four_backends():
+def test_registers_the_five_backends():
     names = [component.name for component in plugin_components(toolset_eval.plugin)]
-    assert names == ["ollama", "lmstudio", "openai", "llamacpp"]
+    assert names == ["ollama", "lmstudio", "openai", "llamacpp", "transformers"]
 
 
 def test_loading_the_plugin_imports_neither_requests_nor_llama_cpp():

