@@ -114,6 +114,10 @@ class JsonClient:
                 f"{self.what} at {url} did not answer within {self.timeout[1]:g} s (raise timeout_s if the model "
                 "is slow or still loading)"
             ) from None
+        except requests.exceptions.ChunkedEncodingError:  # the answer was cut off mid-transfer: worth a retry
+            raise BackendConnectionError(
+                f"{self.what} at {url}: the connection broke while the answer was being read{self.hint}"
+            ) from None
         except requests.exceptions.ConnectionError as exc:
             raise BackendConnectionError(
                 f"cannot connect to {self.what} at {url} ({_reason(exc)}): is the server running?{self.hint}"
