@@ -248,3 +248,22 @@ def test_runner_scores_generated_hermes_calls_with_one_generate_at_a_time(tiny, 
     assert by_id["c0"]["raw"]["content"].endswith("</tool_call>")
     assert by_id["c0"]["raw"]["payload"]["finish_reason"] == "stop"
     assert by_id["c0"]["model"] == "tiny-llama"
+
+
+def test_eval_run_command_with_an_adapter(fresh_plugins, tiny, tmp_path):
+    from click.testing import CliRunner
+
+    from toolset.cli import cli
+
+    fresh_plugins.add_commands(cli)
+    adapter = make_adapter(tiny, tmp_path / "adapter")
+    arguments = ["eval", "run", "--backend", "transformers", "--model", str(adapter), "--prompt-set"]
+    arguments += ["claudesidian-smoke", "--limit", "2", "--tools", "expected", "--no-progress"]
+    arguments += ["--option", "max_tokens=4", "--option", "chat_template=chatml", "--option", "device=cpu"]
+    result = CliRunner().invoke(cli, [*arguments, "--output", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["summary"]["cases"] == 2 and report["metadata"]["backend"] == "transformers"
+    assert {record["model"] for record in report["records"]} == {"tiny-llama+adapter"}
+    bad = CliRunner().invoke(cli, [*arguments, "--option", "device=tpu", "--output", str(tmp_path / "bad")])
+    assert bad.exit_code == 1 and "device" in bad.output and "Traceback" not in bad.output

@@ -10,7 +10,7 @@ import click
 
 @click.group(name="eval")
 def eval_group() -> None:
-    """Evaluate models served by a backend (Ollama, LM Studio, OpenAI-compatible, llama.cpp)."""
+    """Evaluate models served by a backend (Ollama, LM Studio, OpenAI-compatible, llama.cpp, transformers)."""
 
 
 @eval_group.command(name="list-models")
