@@ -267,3 +267,17 @@ def test_eval_run_command_with_an_adapter(fresh_plugins, tiny, tmp_path):
     assert {record["model"] for record in report["records"]} == {"tiny-llama+adapter"}
     bad = CliRunner().invoke(cli, [*arguments, "--option", "device=tpu", "--output", str(tmp_path / "bad")])
     assert bad.exit_code == 1 and "device" in bad.output and "Traceback" not in bad.output
+
+
+def test_history_with_a_tool_call_renders_its_arguments_once(tiny):
+    client = TransformersClient(TransformersConfig(model=str(tiny), chat_template="chatml"))
+    call = {"id": "c1", "name": "get_weather", "arguments": '{"city": "Paris"}'}  # arguments as a JSON string
+    history = [
+        *QUESTION,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"sky": "clear"}'},
+    ]
+    prompt = client.render(history, TOOLS)
+    assert '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>' in prompt
+    assert '<tool_response>\n{"sky": "clear"}\n</tool_response>' in prompt
+    client.close()

@@ -22,7 +22,7 @@ import attrs
 from toolset.components import ChatResponse
 from toolset_eval.configs import TransformersConfig
 from toolset_eval.errors import BackendError
-from toolset_eval.messages import to_openai_messages
+from toolset_eval.messages import decode_arguments, to_openai_messages
 from toolset_eval.sampling import merge_options
 
 ADAPTER_FILE = "adapter_config.json"
@@ -233,7 +233,7 @@ class TransformersClient:
         loaded = self.loaded()
         try:
             return loaded.tokenizer.apply_chat_template(
-                to_openai_messages(messages),
+                _template_messages(messages),
                 tools=list(tools) if tools else None,
                 add_generation_prompt=True,
                 tokenize=False,
@@ -286,6 +286,16 @@ class TransformersClient:
             if self._loaded is not None:
                 self._loaded = None
                 _release(self.spec)
+
+
+def _template_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
+    """OpenAI-shaped messages with each call's arguments as an object: Hugging Face templates (Qwen's,
+    Llama's...) write ``arguments | tojson`` and would quote a JSON string a second time."""
+    converted = to_openai_messages(messages)
+    for message in converted:
+        for call in message.get("tool_calls") or []:
+            call["function"]["arguments"] = decode_arguments(call["function"]["arguments"])
+    return converted
 
 
 def _eos_ids(tokenizer: Any, model: Any) -> set[int]:
