@@ -231,9 +231,10 @@ class TransformersClient:
     def render(self, messages: Sequence[Any], tools: Sequence[Mapping[str, Any]] | None = None) -> str:
         """The prompt text the model sees: the chat template with ``tools`` and the generation prompt."""
         loaded = self.loaded()
+        plain = _template_messages(messages)
         try:
             return loaded.tokenizer.apply_chat_template(
-                _template_messages(messages),
+                plain,
                 tools=list(tools) if tools else None,
                 add_generation_prompt=True,
                 tokenize=False,
