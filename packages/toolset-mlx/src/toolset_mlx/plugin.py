@@ -77,3 +77,10 @@ def register_exporters(register):
             check=mlx_availability,
         )
     )
+
+
+@hookimpl
+def register_commands(cli):
+    from toolset_mlx.commands import mlx_group
+
+    cli.add_command(mlx_group)

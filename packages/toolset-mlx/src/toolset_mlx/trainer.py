@@ -1,37 +1,46 @@
 """The ``mlx-lora`` trainer: staged LoRA/DoRA curricula on Apple Silicon (the CPU elsewhere) with mlx-lm.
 
 Each stage lists its datasets, iterations and learning rate and starts from the previous stage's adapters
-(or ``resume_adapter``). Data goes through the same ``sft`` formatter as the CUDA trainers. The run directory
-and metrics rows are toolset's shared layout (``toolset.runs``).
+(or ``resume_adapter``). Data goes through the same ``sft`` formatter and chat-template decision as the CUDA
+trainers (:mod:`toolset_mlx.data`). The run directory and metrics rows are toolset's shared layout
+(``toolset.runs``): ``config.yaml``, ``lineage.json``, ``logs/metrics.jsonl``, ``logs/run.log``,
+``logs/loss.png``, ``final_model/`` — plus ``stages/NAME/`` with each stage's adapters.
 """
 
 from __future__ import annotations
 
 import json
-import random
+import platform
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from toolset.config import MlxStageConfig, RunConfig
 from toolset.errors import ToolsetError
 from toolset.runs import MetricsLog, plot_loss, prepare_run
-from toolset.storage import atomic_directory
+from toolset.storage import atomic_directory, atomic_file
+from toolset_mlx.data import load_tokenizer, model_type, prepare_stage, resolve_template
 from toolset_mlx.lora import ADAPTER_FILE, load_model, train_adapter
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+Echo = Callable[[str], None]
 
 
 @attrs.define(kw_only=True)
 class MlxTrainOptions:
-    """``stage``: ``all``, a stage name or its 1-based number; ``test_prompts`` run after each stage."""
+    """``stage``: ``all``, a stage name or its 1-based number; ``resume_adapter``: a folder holding
+    ``adapters.safetensors`` the first chosen stage starts from; ``test_prompts`` run after each stage;
+    ``lr_schedule``: constant or cosine (to 0 over the stage), after ``warmup_steps`` of linear warm-up."""
 
     stage: str = "all"
     resume_adapter: str | None = None
     test_prompts: list[str] = attrs.Factory(list)
     max_test_tokens: int = 64
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    warmup_steps: int = 0
 
 
 def stages_of(config: RunConfig) -> list[MlxStageConfig]:
@@ -47,6 +56,7 @@ def stages_of(config: RunConfig) -> list[MlxStageConfig]:
 
 def select_stages(stages: list[MlxStageConfig], wanted: str) -> list[int]:
     """Indexes of the stages to run: all, one by name, or one by 1-based number."""
+    wanted = str(wanted)
     if wanted == "all":
         return list(range(len(stages)))
     names = [stage.name for stage in stages]
@@ -66,84 +76,172 @@ def model_folder(config: RunConfig) -> Path:
     return local_model_dir(config.model)
 
 
-def stage_rows(config: RunConfig, stage: MlxStageConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Read the stage's files, format them like the CUDA trainers do, and split off a seeded eval share."""
-    from toolset import get_formatter
-    from toolset.readers import read_conversations
+class RunLog:
+    """Echo a line and append it, time-stamped, to ``logs/run.log``."""
 
-    if not stage.datasets:
-        raise ToolsetError(f"stage {stage.name} has no datasets (train.mlx.stages[].datasets or dataset.sft)")
-    conversations = []
-    for path in stage.datasets:
-        if not Path(path).is_file():
-            raise ToolsetError(f"stage {stage.name}: dataset {path} not found")
-        conversations += [c for c in read_conversations(path, format=config.dataset.format) if c.label is not False]
-    formatter = get_formatter("sft")
-    settings = formatter.default_config()
-    if settings is not None and hasattr(settings, "tool_call_style"):
-        settings = attrs.evolve(settings, tool_call_style=config.dataset.tool_call_style)
-    rows = list(formatter.factory(conversations, settings))
-    random.Random(config.dataset.seed).shuffle(rows)
-    held_out = int(len(rows) * config.dataset.eval_fraction)
-    return rows[held_out:], rows[:held_out]
+    def __init__(self, run_dir: Path, echo: Echo = print) -> None:
+        self.path, self.echo = Path(run_dir) / "logs" / "run.log", echo
+
+    def __call__(self, line: str) -> None:
+        self.echo(line)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
 
-def train_mlx(config: RunConfig, run_dir: Path | None, options: MlxTrainOptions | None = None) -> Path:
-    """Run the selected stages; returns ``final_model`` (the last stage's adapters and the tokenizer)."""
+def engine_detail() -> str:
+    import mlx.core as mx
+
+    where = "Apple Silicon GPU" if mx.default_device() == mx.gpu else "CPU (mlx[cpu])"
+    return f"mlx-lm on the {where}, {platform.machine()} {platform.system()}"
+
+
+def _metrics_writer(metrics: MetricsLog, log: RunLog) -> Callable[[dict[str, Any]], None]:
+    def write(row: dict[str, Any]) -> None:
+        metrics.write(row)
+        if "loss" in row:
+            log(
+                f"{row['step']:>6} {row['epoch']:>6.2f} {row['loss']:>9.4f} {row['lr']:>10.2e} "
+                f"{row['tokens_per_s']:>8.0f} {row['peak_memory_mb']:>9.0f}"
+            )
+        else:
+            log(f"eval at step {row['step']}: loss {row.get('eval_loss')}")
+
+    return write
+
+
+def train_mlx(
+    config: RunConfig, run_dir: Path | None, options: MlxTrainOptions | None = None, *, echo: Echo = print
+) -> Path:
+    """Run the selected stages; returns ``final_model`` (the last stage's adapters and the tokenizer with the
+    training chat template)."""
     options = options or MlxTrainOptions()
     stages = stages_of(config)
     chosen = select_stages(stages, options.stage)
     model_path = model_folder(config)
-    datasets = sorted({path for index in chosen for path in stages[index].datasets})
-    run_dir = prepare_run(config, run_dir=run_dir, datasets=datasets, method="mlx-lora")
-    metrics = MetricsLog(run_dir)
+    if not (model_path / "config.json").is_file():
+        raise ToolsetError(f"{model_path}: not a local model folder (config.json missing); MLX runs need local weights")
+    tokenizer = load_tokenizer(model_path, config.model.trust_remote_code)
+    template, note = resolve_template(
+        tokenizer,
+        style=config.dataset.tool_call_style,
+        override=config.model.chat_template,
+        model_name=config.model.name,
+        model_type=model_type(model_path),
+    )
+    trained_on = sorted({path for index in range(chosen[-1] + 1) for path in stages[index].datasets})
+    detail = engine_detail()
+    run_dir = prepare_run(
+        config,
+        run_dir=run_dir,
+        datasets=trained_on,
+        method="mlx-lora",
+        extra={
+            "engine": "mlx-lm",
+            "engine_detail": detail,
+            "chat_template": note,
+            "stages": [stage.name for stage in stages],
+            "stages_run": [stages[index].name for index in chosen],
+            "resume_adapter": options.resume_adapter,
+        },
+    )
+    log = RunLog(run_dir, echo)
+    mlx = config.train.mlx
+    log(f"method: mlx-lora ({mlx.fine_tune_type}, rank {config.lora.r}, scale {mlx.scale}, {mlx.num_layers} layers)")
+    log(f"model: {config.model.name} ({model_path})")
+    log(f"engine: {detail}")
+    log(note)
     previous: Path | None = Path(options.resume_adapter) if options.resume_adapter else None
+    if previous is not None and not (previous / ADAPTER_FILE).is_file():
+        raise ToolsetError(f"resume_adapter {previous}: no {ADAPTER_FILE} there")
     if previous is None and chosen[0] > 0:
         earlier = run_dir / "stages" / stages[chosen[0] - 1].name
-        previous = earlier if (earlier / ADAPTER_FILE).is_file() else None
+        if not (earlier / ADAPTER_FILE).is_file():
+            raise ToolsetError(
+                f"stage {stages[chosen[0]].name} starts from stage {stages[chosen[0] - 1].name}'s adapters, "
+                f"but {earlier / ADAPTER_FILE} does not exist: run that stage first or give resume_adapter"
+            )
+        previous = earlier
+    if previous is not None:
+        log(f"starting from adapters in {previous}")
+    write = _metrics_writer(MetricsLog(run_dir), log)
+    started = time.perf_counter()
     for index in chosen:
         stage = stages[index]
-        train_rows, valid_rows = stage_rows(config, stage)
-        counts = f"{len(train_rows)} rows, {stage.iterations} iterations"
-        print(f"[mlx-lora] stage {index + 1}/{len(stages)} {stage.name}: {counts}")
+        data = prepare_stage(config, stage, tokenizer, template, mask_prompt=mlx.mask_prompt)
+        for finding in data.findings:
+            log(f"warning: {finding.message}" + (f" ({finding.source}:{finding.line})" if finding.source else ""))
+        stats = data.stats
+        log(
+            f"stage {index + 1}/{len(stages)} {stage.name}: {stats['conversations']} conversations, "
+            f"{stats['duplicates']} duplicates, {stats['too_long']} over {stats['max_length']} tokens; "
+            f"train {stats['train']}, eval {stats['eval']}; {stage.iterations} iterations, lr {stage.learning_rate}"
+        )
+        log(f"{'step':>6} {'epoch':>6} {'loss':>9} {'lr':>10} {'tok/s':>8} {'peak MB':>9}")
         previous = train_adapter(
             model_path,
-            train_rows,
-            valid_rows,
+            data.train,
+            data.eval,
             run_dir / "stages" / stage.name,
             lora=config.lora,
-            mlx=config.train.mlx,
+            mlx=mlx,
             iterations=stage.iterations,
             learning_rate=stage.learning_rate,
-            max_seq_length=config.model.max_seq_length,
+            max_seq_length=stats["max_length"],
             stage=stage.name,
             resume_from=previous,
-            seed=config.train.seed,
-            emit=metrics.write,
+            chat_template=template,
+            seed=config.train.seed + index,
+            lr_schedule=options.lr_schedule,
+            warmup_steps=options.warmup_steps,
+            step_offset=sum(stages[i].iterations for i in range(index)),
+            emit=write,
         )
         if options.test_prompts:
-            test_stage(model_path, previous, stage.name, options, run_dir)
-    with atomic_directory(run_dir / "final_model", overwrite=True) as staging:
+            test_stage(model_path, previous, stage.name, options, run_dir, template, log)
+    final = run_dir / "final_model"
+    with atomic_directory(final, overwrite=True) as staging:
         for name in (ADAPTER_FILE, "adapter_config.json"):
             shutil.copy2(previous / name, staging / name)
-        for name in TOKENIZER_FILES:
-            if (model_path / name).is_file():
-                shutil.copy2(model_path / name, staging / name)
-    plot_loss(run_dir)
-    return run_dir / "final_model"
+        tokenizer.chat_template = template
+        tokenizer.save_pretrained(str(staging))
+        with atomic_file(staging / "toolset.json") as handle:
+            json.dump(
+                {
+                    "method": "mlx-lora",
+                    "base_model": config.model.name,
+                    "base_model_dir": str(model_path),
+                    "engine": "mlx-lm",
+                    "fine_tune_type": mlx.fine_tune_type,
+                    "stages": [stages[index].name for index in chosen],
+                    "steps": sum(stages[index].iterations for index in chosen),
+                },
+                handle,
+                indent=2,
+            )
+    png = plot_loss(run_dir)
+    log(f"done: {len(chosen)} stage(s) in {time.perf_counter() - started:.0f} s; model {final}; loss curve {png}")
+    return final
 
 
-def test_stage(model_path: Path, adapter: Path, stage: str, options: MlxTrainOptions, run_dir: Path) -> None:
+def test_stage(
+    model_path: Path,
+    adapter: Path,
+    stage: str,
+    options: MlxTrainOptions,
+    run_dir: Path,
+    template: str | None = None,
+    log: Echo = print,
+) -> None:
     """Generate an answer to each test prompt with the stage's adapters; log to ``logs/test_STAGE.jsonl``."""
     from mlx_lm import generate
 
-    model, tokenizer = load_model(model_path, adapter_path=adapter)
+    model, tokenizer = load_model(model_path, adapter_path=adapter, chat_template=template)
     path = run_dir / "logs" / f"test_{stage}.jsonl"
     with open(path, "a", encoding="utf-8") as handle:
         for prompt in options.test_prompts:
-            text = tokenizer.apply_chat_template(
+            text = tokenizer._tokenizer.apply_chat_template(
                 [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
             )
             answer = generate(model, tokenizer, prompt=text, max_tokens=options.max_test_tokens, verbose=False)
             handle.write(json.dumps({"stage": stage, "prompt": prompt, "answer": answer}) + "\n")
-            print(f"[mlx-lora] {stage} test: {prompt!r} -> {answer[:200]!r}")
+            log(f"{stage} test: {prompt!r} -> {answer[:200]!r}")

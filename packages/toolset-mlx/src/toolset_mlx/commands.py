@@ -1,0 +1,53 @@
+"""CLI: ``toolset mlx train CONFIG [--stage N|NAME|all] [--test PROMPT] [--resume-adapter DIR]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group(name="mlx")
+def mlx_group() -> None:
+    """MLX LoRA/DoRA training with mlx-lm (Apple Silicon; mlx[cpu] elsewhere)."""
+
+
+@mlx_group.command(name="train")
+@click.argument("config_file", metavar="CONFIG", required=False, type=click.Path(path_type=Path))
+@click.option("--preset", help="Start from this preset (mac-7b, mac-coder-16gb, tiny, ...).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value.")
+@click.option("--stage", default="all", show_default=True, help="Stage to run: its 1-based number, name, or all.")
+@click.option("--test", "test_prompts", multiple=True, metavar="PROMPT", help="Answer PROMPT after each stage.")
+@click.option("--resume-adapter", type=click.Path(path_type=Path), help="Start from the adapters in this folder.")
+@click.option("--run-dir", type=click.Path(path_type=Path), help="Run folder (default: OUTPUT_DIR/RUN_ID).")
+@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True)
+@click.option("--warmup-steps", type=click.IntRange(0), default=0, show_default=True)
+def train_command(
+    config_file: Path | None,
+    preset: str | None,
+    overrides: tuple[str, ...],
+    stage: str,
+    test_prompts: tuple[str, ...],
+    resume_adapter: Path | None,
+    run_dir: Path | None,
+    lr_schedule: str,
+    warmup_steps: int,
+) -> None:
+    """Train the stages of CONFIG's train.mlx curriculum; each starts from the previous stage's adapters."""
+    from toolset.config import load_config
+    from toolset.errors import ToolsetError
+    from toolset_mlx.trainer import MlxTrainOptions, train_mlx
+
+    if config_file is None and preset is None:
+        raise ToolsetError("give a CONFIG file or --preset (e.g. --preset mac-7b)")
+    config = load_config(config_file, preset=preset, overrides=overrides)
+    options = MlxTrainOptions(
+        stage=stage,
+        resume_adapter=str(resume_adapter) if resume_adapter else None,
+        test_prompts=list(test_prompts),
+        lr_schedule=lr_schedule,
+        warmup_steps=warmup_steps,
+    )
+    final = train_mlx(config, run_dir, options, echo=click.echo)
+    click.echo(f"final model: {final}")
+    click.echo(f"next: toolset export mlx-fuse {final} {final.parent / 'fused'}")

@@ -1,0 +1,94 @@
+"""MLX training data: the sft formatter's rows, the chat-template decision and the per-token loss mask."""
+
+from __future__ import annotations
+
+import pytest
+
+from toolset import chat_templates
+from toolset.errors import ToolsetError
+
+CONVERSATION = {
+    "messages": [
+        {"role": "system", "content": "You operate a vault."},
+        {"role": "user", "content": "Make a note called plan."},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "create_note", "arguments": {"title": "plan"}}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "created"},
+        {"role": "assistant", "content": "Done: plan is in the vault."},
+    ],
+    "tools": [{"type": "function", "function": {"name": "create_note", "parameters": {"type": "object"}}}],
+    "source": "data.jsonl",
+    "line": 3,
+}
+
+
+@pytest.fixture(scope="module")
+def tokenizer(embedded_hf):
+    from toolset_mlx.data import load_tokenizer
+
+    return load_tokenizer(embedded_hf)
+
+
+def trained_text(tokenizer, example) -> str:
+    return tokenizer.decode([token for token, keep in zip(example.input_ids, example.mask, strict=True) if keep])
+
+
+def test_template_decision_matches_cuda(tokenizer):
+    from toolset_mlx.data import resolve_template
+
+    template, note = resolve_template(tokenizer, model_type="llama")
+    assert template == chat_templates.load("chatml")
+    assert "toolset's chatml training template" in note and "cannot render tool calls" in note
+    own_with_markers = chat_templates.load("chatml")
+    tokenizer_copy = type(tokenizer).from_pretrained(tokenizer.name_or_path)
+    tokenizer_copy.chat_template = own_with_markers
+    assert resolve_template(tokenizer_copy)[1].startswith("chat template: the model's own")
+    assert resolve_template(tokenizer, override="llama3")[1] == "chat template: llama3 (set in the config)"
+    with pytest.raises(ToolsetError, match="model.chat_template"):
+        resolve_template(tokenizer, override="nope")
+
+
+def test_loss_on_every_assistant_turn_only(tokenizer):
+    from toolset_mlx.data import mlx_chat_row, tokenize
+
+    assert set(mlx_chat_row(CONVERSATION)) == {"messages", "tools"}  # source/line never reach mlx-lm
+    example = tokenize(tokenizer, CONVERSATION, chat_templates.load("chatml"))
+    assert example.where == "data.jsonl:3" and len(example.mask) == len(example.input_ids)
+    text = trained_text(tokenizer, example)
+    assert "create_note" in text and '"title": "plan"' in text  # the tool call (first assistant turn)
+    assert "Done: plan is in the vault." in text  # and the final answer
+    for prompt in ("You operate a vault.", "Make a note called plan.", "created"):
+        assert prompt not in text
+    everything = tokenize(tokenizer, CONVERSATION, chat_templates.load("chatml"), mask_prompt=False)
+    assert everything.input_ids == example.input_ids and all(everything.mask)
+
+
+def test_template_without_markers_masks_the_prompt_before_the_last_turn(tokenizer):
+    from toolset_mlx.data import tokenize
+
+    plain = chat_templates.without_generation_markers(chat_templates.load("chatml"))
+    example = tokenize(tokenizer, CONVERSATION, plain)
+    text = trained_text(tokenizer, example)
+    assert "Done: plan is in the vault." in text and "create_note" not in text
+    assert "Make a note" not in text
+
+
+def test_stage_rows_go_through_the_sft_formatter(tmp_path):
+    from toolset.config import MlxStageConfig, load_config
+    from toolset.readers import sample_path
+    from toolset_mlx.data import stage_rows
+
+    config = load_config(overrides=["dataset.tool_call_style=hermes"])
+    rows, _findings, conversations, duplicates = stage_rows(
+        config, MlxStageConfig(name="s", datasets=[str(sample_path("claudesidian_sft.jsonl"))])
+    )
+    assert conversations == 19 and len(rows) + duplicates <= 19
+    assert all("<tool_call>" in row["messages"][-1]["content"] for row in rows if row["messages"][-1].get("content"))
+    assert all(row["source"].endswith("claudesidian_sft.jsonl") for row in rows)
+    with pytest.raises(ToolsetError, match="not found"):
+        stage_rows(config, MlxStageConfig(name="s", datasets=[str(tmp_path / "missing.jsonl")]))
