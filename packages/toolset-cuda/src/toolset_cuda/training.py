@@ -183,6 +183,7 @@ def train(
     if resume:
         log(f"resuming from {resume_from}" if resume_from else "no checkpoint yet: starting from the beginning")
 
+    _quiet_libraries()
     model, tokenizer, notes = engines.load_for_training(
         config, plan.model_dir, plan.engine, parent_adapter=parent_adapter
     )
@@ -342,8 +343,6 @@ def _quiet_libraries() -> None:
 
 def _build_trainer(method: str, plan: Plan, model: Any, tokenizer: Any, run_dir: Path) -> Any:
     from datasets import Dataset
-
-    _quiet_libraries()
 
     def dataset(rows: list[dict[str, Any]]) -> Any:
         return Dataset.from_list([{k: v for k, v in row.items() if k != "_where"} for row in rows]) if rows else None
