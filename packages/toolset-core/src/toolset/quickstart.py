@@ -185,7 +185,6 @@ def run_quickstart(root: click.Group, output: Path, resume: bool, options: Quick
                 "1",
                 "--output",
                 str(folder),
-                "--no-progress",
                 "--tools",
                 "none",  # the bundled data trains without tool definitions in the prompt: evaluate the same way
                 "--option",
