@@ -38,7 +38,7 @@ def test_quickstart_runs_every_stage_and_resumes(tmp_path):
         "Accuracy per agent",
     ):
         assert stage in first.stdout
-    assert "skipped" not in first.stdout
+    assert ": skipped -" not in first.stdout
     state = json.loads((output / "state.json").read_text())
     assert list(state) == ["validate", "model", "train-sft", "train-kto", "export", "evaluate", "loss-curve"]
     assert json.loads((output / "kto" / "lineage.json").read_text())["parent_run"] == str(output / "sft")
