@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -136,12 +134,3 @@ def pipeline_command(
     from toolset_cuda.pipeline import run_pipeline
 
     run_pipeline(config, run_dir=run_dir, resume=resume, dry_run=dry_run, echo=_echo)
-
-
-def which_toolset() -> list[str]:
-    found = shutil.which("toolset")
-    return [found] if found else [sys.executable, "-m", "toolset"]
-
-
-def dump(data: object) -> str:
-    return json.dumps(data, indent=2, default=str)
