@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
+from typing import Any
+
+from toolset.errors import ToolsetError
 
 FAMILIES = ("chatml", "llama3", "mistral")
 
@@ -60,3 +63,64 @@ def family_of(template: str | None, model_type: str | None = None) -> str | None
 def stop_token(family: str) -> str:
     """The end-of-turn text of a family (the training template puts it inside the generation markers)."""
     return {"chatml": "<|im_end|>", "llama3": "<|eot_id|>", "mistral": "</s>"}[family]
+
+
+_PROBE = [
+    {"role": "user", "content": "probe"},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"type": "function", "function": {"name": "probe_tool_name", "arguments": {"probe_key": "probe_value"}}}
+        ],
+    },
+]
+
+
+def renders_tool_calls(tokenizer: Any, template: str) -> bool:
+    """Whether ``template``, rendered by this Hugging Face tokenizer, shows a tool call's name and arguments."""
+    try:
+        text = tokenizer.apply_chat_template(_PROBE, chat_template=template, tokenize=False)
+    except Exception:
+        return False
+    return "probe_tool_name" in text and "probe_value" in text
+
+
+def choose(
+    tokenizer: Any,
+    *,
+    style: str = "native",
+    override: str | None = None,
+    model_name: str = "the model",
+    model_type: str | None = None,
+) -> tuple[str, str]:
+    """The chat template to train with, and a sentence for the run log saying which and why.
+
+    The model's own template when it has generation markers and (for the ``native`` style) renders tool
+    calls; otherwise the bundled template of its family. ``override`` (a family or a .jinja file) wins.
+    """
+    if override:
+        try:
+            template = load(override)
+        except ValueError as exc:
+            raise ToolsetError(f"model.chat_template: {exc}") from None
+        return template, f"chat template: {override} (set in the config)"
+    own = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else None
+    problems = []
+    if not own:
+        problems.append("has no chat template")
+    else:
+        if not has_generation_markers(own):
+            problems.append("has no {% generation %} markers (needed for loss on assistant turns only)")
+        if style == "native" and not renders_tool_calls(tokenizer, own):
+            problems.append("cannot render tool calls")
+    if not problems:
+        return own, "chat template: the model's own (renders tool calls, has generation markers)"
+    family = family_of(own, model_type)
+    if family is None:
+        raise ToolsetError(
+            f"{model_name}: its chat template {' and '.join(problems)}, and its family is not recognised: "
+            f"set model.chat_template to one of {', '.join(FAMILIES)} or a .jinja file"
+        )
+    note = f"chat template: toolset's {family} training template (the model's own {' and '.join(problems)})"
+    return load(family), note

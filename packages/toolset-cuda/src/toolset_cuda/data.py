@@ -23,17 +23,6 @@ from toolset.errors import ToolsetError
 from toolset.formatters import FormatterConfig, balanced_batches, deduplicate, format_rows, label_counts, split_rows
 from toolset.readers import read_conversations
 
-PROBE = [
-    {"role": "user", "content": "probe"},
-    {
-        "role": "assistant",
-        "content": "",
-        "tool_calls": [
-            {"type": "function", "function": {"name": "probe_tool_name", "arguments": {"probe_key": "probe_value"}}}
-        ],
-    },
-]
-
 
 @attrs.define
 class PreparedData:
@@ -67,42 +56,15 @@ def read_files(files: Sequence[Path], fmt: str) -> tuple[list[Conversation], lis
     return conversations, findings
 
 
-def renders_tool_calls(tokenizer: Any, template: str) -> bool:
-    try:
-        text = tokenizer.apply_chat_template(PROBE, chat_template=template, tokenize=False)
-    except Exception:
-        return False
-    return "probe_tool_name" in text and "probe_value" in text
-
-
 def resolve_template(tokenizer: Any, config: RunConfig, model_type: str | None = None) -> tuple[str, str]:
     """The chat template to train with, and a sentence for the run log saying which and why."""
-    style = config.dataset.tool_call_style
-    if config.model.chat_template:
-        try:
-            template = chat_templates.load(config.model.chat_template)
-        except ValueError as exc:
-            raise ToolsetError(f"model.chat_template: {exc}") from None
-        return template, f"chat template: {config.model.chat_template} (set in the config)"
-    own = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else None
-    problems = []
-    if not own:
-        problems.append("has no chat template")
-    else:
-        if not chat_templates.has_generation_markers(own):
-            problems.append("has no {% generation %} markers (needed for loss on assistant turns only)")
-        if style == "native" and not renders_tool_calls(tokenizer, own):
-            problems.append("cannot render tool calls")
-    if not problems:
-        return own, "chat template: the model's own (renders tool calls, has generation markers)"
-    family = chat_templates.family_of(own, model_type)
-    if family is None:
-        raise ToolsetError(
-            f"{config.model.name}: its chat template {' and '.join(problems)}, and its family is not recognised: "
-            f"set model.chat_template to one of {', '.join(chat_templates.FAMILIES)} or a .jinja file"
-        )
-    note = f"chat template: toolset's {family} training template (the model's own {' and '.join(problems)})"
-    return chat_templates.load(family), note
+    return chat_templates.choose(
+        tokenizer,
+        style=config.dataset.tool_call_style,
+        override=config.model.chat_template,
+        model_name=config.model.name,
+        model_type=model_type,
+    )
 
 
 def _length_stats(lengths: Sequence[int]) -> dict[str, int]:

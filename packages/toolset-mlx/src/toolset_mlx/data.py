@@ -23,16 +23,6 @@ from toolset.data import Finding
 from toolset.errors import ToolsetError
 
 ROW_KEYS = ("messages", "tools")
-PROBE = [
-    {"role": "user", "content": "probe"},
-    {
-        "role": "assistant",
-        "content": "",
-        "tool_calls": [
-            {"type": "function", "function": {"name": "probe_tool_name", "arguments": {"probe_key": "probe_value"}}}
-        ],
-    },
-]
 
 
 @attrs.define
@@ -69,14 +59,6 @@ def load_tokenizer(model_dir: Path, trust_remote_code: bool = False) -> Any:
     return AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=trust_remote_code)
 
 
-def renders_tool_calls(tokenizer: Any, template: str) -> bool:
-    try:
-        text = tokenizer.apply_chat_template(PROBE, chat_template=template, tokenize=False)
-    except Exception:
-        return False
-    return "probe_tool_name" in text and "probe_value" in text
-
-
 def resolve_template(
     tokenizer: Any,
     *,
@@ -85,32 +67,10 @@ def resolve_template(
     model_name: str = "the model",
     model_type: str | None = None,
 ) -> tuple[str, str]:
-    """The chat template to train with, and a sentence for the run log saying which and why (toolset-cuda's rule)."""
-    if override:
-        try:
-            template = chat_templates.load(override)
-        except ValueError as exc:
-            raise ToolsetError(f"model.chat_template: {exc}") from None
-        return template, f"chat template: {override} (set in the config)"
-    own = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else None
-    problems = []
-    if not own:
-        problems.append("has no chat template")
-    else:
-        if not chat_templates.has_generation_markers(own):
-            problems.append("has no {% generation %} markers (needed for loss on assistant turns only)")
-        if style == "native" and not renders_tool_calls(tokenizer, own):
-            problems.append("cannot render tool calls")
-    if not problems:
-        return own, "chat template: the model's own (renders tool calls, has generation markers)"
-    family = chat_templates.family_of(own, model_type)
-    if family is None:
-        raise ToolsetError(
-            f"{model_name}: its chat template {' and '.join(problems)}, and its family is not recognised: "
-            f"set model.chat_template to one of {', '.join(chat_templates.FAMILIES)} or a .jinja file"
-        )
-    note = f"chat template: toolset's {family} training template (the model's own {' and '.join(problems)})"
-    return chat_templates.load(family), note
+    """The chat template to train with, and why (the same rule as toolset-cuda: ``toolset.chat_templates.choose``)."""
+    return chat_templates.choose(
+        tokenizer, style=style, override=override, model_name=model_name, model_type=model_type
+    )
 
 
 def mlx_chat_row(row: dict[str, Any]) -> dict[str, Any]:
