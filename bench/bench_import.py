@@ -14,7 +14,7 @@ import time
 
 CASES = {
     "import toolset": "import toolset",
-    "import toolset + load all plugins": "import toolset; toolset.get_registries()",
+    "import toolset + load all plugins": "import toolset; from toolset import plugins; plugins.plugin_infos()",
     "import toolset.cli + plugin commands": "from toolset import cli, plugins; plugins.add_commands(cli.cli)",
 }
 TIMER = "import time; _t = time.perf_counter(); {code}; print(time.perf_counter() - _t)"

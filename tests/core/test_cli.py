@@ -108,3 +108,38 @@ def test_a_broken_plugin_does_not_break_the_cli(tmp_path):
     result = run("config", "presets", env=env)
     assert "tiny" in result.stdout
     assert "plugin broken-plugin: failed to import" in result.stderr
+
+
+def test_validate_imports_no_other_plugin():
+    """Plugins load lazily: `toolset validate` imports toolset-schemas' plugin, never cuda, eval or mlx ones."""
+    script = (
+        "import json, sys\n"
+        "from toolset.cli import main\n"
+        "from toolset.readers import sample_path\n"
+        "try:\n"
+        "    main(['validate', str(sample_path('claudesidian_sft.jsonl')), '--json', '--no-progress'])\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    assert outcome["code"] == 0, result.stdout[-2000:] + result.stderr
+    modules = set(outcome["modules"])
+    assert "toolset_schemas.commands" in modules
+    others = sorted(m for m in modules if m.split(".")[0] in {"toolset_cuda", "toolset_eval", "toolset_mlx"})
+    assert not others, f"toolset validate imported {others}"
+
+
+def test_help_lists_the_commands_of_every_plugin():
+    output = run("--help").stdout
+    for command in ("plugins", "doctor", "config", "toolsets", "validate", "coverage", "train", "eval", "mlx"):
+        assert f"  {command} " in output, command
+    assert "Usage: toolset train" in run("train", "--help").stdout
+
+
+def test_disabled_plugin_commands_are_unknown():
+    env = {**__import__("os").environ, "TOOLSET_DISABLE_PLUGINS": "toolset-schemas"}
+    result = run("validate", "x.jsonl", env=env, check=False)
+    assert result.returncode == 2
+    assert "No such command 'validate'" in result.stderr

@@ -42,6 +42,9 @@ class EchoPlugin:
         )
 
 
+ECHO_PLUGIN = EchoPlugin()
+
+
 def test_registered_plugin_components_are_found(fresh_plugins):
     fresh_plugins.register_plugin(EchoPlugin(), "echo-plugin")
     registries = fresh_plugins.get_registries()
@@ -182,3 +185,53 @@ def test_availability_reports_missing_modules():
     availability = trainer.availability()
     assert not availability.usable
     assert "no_such_mod" in availability.detail
+
+
+def test_each_project_plugin_declares_exactly_what_it_provides(fresh_plugins):
+    """The ``toolset.components`` / ``toolset.commands`` entry points match what the plugin registers."""
+    import click
+
+    fresh_plugins.add_commands(click.Group())
+    infos = {info.name: info for info in fresh_plugins.plugin_infos()}
+    declared = fresh_plugins.declared()
+    for distribution in ("toolset-schemas", "toolset-cuda", "toolset-mlx", "toolset-eval"):
+        kinds, commands = declared[distribution]
+        assert kinds is not None, f"{distribution} declares nothing in its pyproject.toml"
+        info = infos[distribution]
+        assert {kind + "s" for kind in kinds} == set(info.registers), distribution
+        assert set(commands) == set(info.commands), distribution
+
+
+def test_a_kind_imports_only_the_plugins_that_provide_it(fresh_plugins):
+    assert "claudesidian" in fresh_plugins.get_registries().toolsets
+    loaded = {name for name, _plugin in fresh_plugins.pm.list_name_plugin()}
+    assert "toolset-schemas" in loaded
+    assert not loaded & {"toolset-cuda", "toolset-mlx", "toolset-eval"}
+    assert "sft" in fresh_plugins.get_registries().trainers  # now toolset-cuda (and toolset-mlx) load
+    assert fresh_plugins.pm.has_plugin("toolset-cuda")
+    assert not fresh_plugins.pm.has_plugin("toolset-eval")
+
+
+def test_a_command_imports_only_the_plugins_that_declare_it(fresh_plugins):
+    import click
+
+    group = click.Group()
+    fresh_plugins.add_commands(group, command="train")
+    assert "train" in group.commands and "validate" not in group.commands
+    assert not fresh_plugins.pm.has_plugin("toolset-schemas")
+    fresh_plugins.add_commands(group)  # everything; each plugin adds its commands once per group
+    assert {"train", "validate", "eval", "mlx", "config"} <= set(group.commands)
+    infos = {info.name: info for info in fresh_plugins.plugin_infos()}
+    assert infos["toolset-cuda"].commands == ["train"]
+
+
+def test_an_undeclared_plugin_loads_with_any_other(fresh_plugins, monkeypatch):
+    import importlib.metadata
+
+    undeclared = importlib.metadata.EntryPoint(name="echo-ep", value=f"{__name__}:ECHO_PLUGIN", group="toolset")
+    real = fresh_plugins._entry_points
+    monkeypatch.setattr(fresh_plugins, "_entry_points", lambda: [*real(), undeclared])
+    fresh_plugins.reset()
+    assert "claudesidian" in fresh_plugins.get_registries().toolsets
+    assert fresh_plugins.pm.has_plugin("echo-ep")
+    assert not fresh_plugins.pm.has_plugin("toolset-eval")

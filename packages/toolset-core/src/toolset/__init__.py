@@ -6,8 +6,6 @@ imported by the plugins that need them, when they run.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from toolset.components import (
     Availability,
     Backend,
@@ -24,10 +22,20 @@ from toolset.components import (
 from toolset.errors import ConfigError, ToolsetError, UnknownComponentError
 from toolset.hookspecs import hookimpl
 
-try:
-    __version__ = version("toolset-core")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the installed metadata on first use (importlib.metadata is slow to import)."""
+    if name != "__version__":
+        raise AttributeError(f"module 'toolset' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        value = version("toolset-core")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        value = "0.0.0"
+    globals()["__version__"] = value
+    return value
+
 
 __all__ = [
     "Availability",

@@ -3,14 +3,21 @@
 ``TOOLSET_LOAD_PLUGINS`` (comma list of entry-point or distribution names) restricts which external
 plugins load; ``TOOLSET_DISABLE_PLUGINS`` blocks plugins by name, built-ins included. A plugin that
 fails to import, uses an unknown hook or raises while registering is recorded, never fatal.
+
+Plugins are imported when first needed. A distribution may declare what its plugin provides in two more
+entry-point groups, each entry pointing at the plugin module: ``toolset.components`` (entry names among
+``toolsets``, ``formatters``, ``trainers``, ``exporters``, ``backends``) and ``toolset.commands`` (entry names:
+the top-level commands it adds). A declared plugin is imported only when one of its kinds or commands is
+needed, or when everything is (``toolset plugins``, ``toolset doctor``, ``toolset --help``); a plugin that
+declares nothing is imported whenever any plugin is.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import os
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -22,11 +29,19 @@ from toolset.errors import DuplicateComponentError, closest
 from toolset.registry import Registry
 
 ENTRY_POINT_GROUP = "toolset"
+COMPONENTS_GROUP = "toolset.components"
+COMMANDS_GROUP = "toolset.commands"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "toolset.builtins.commands",
     "toolset.builtins.exporters",
     "toolset.builtins.formatters",
 )
+# What the built-ins provide, like the entry-point declarations (commands: None, they always load).
+BUILTIN_KINDS: dict[str, frozenset[str] | None] = {
+    "toolset.builtins.commands": None,
+    "toolset.builtins.exporters": frozenset({"exporter"}),
+    "toolset.builtins.formatters": frozenset({"formatter"}),
+}
 HOOKS: dict[str, type[Component]] = {
     "register_toolsets": Toolset,
     "register_formatters": Formatter,
@@ -35,6 +50,7 @@ HOOKS: dict[str, type[Component]] = {
     "register_backends": Backend,
 }
 HOOK_NAMES = (*HOOKS, "register_commands")
+KINDS: tuple[str, ...] = tuple(expected.kind for expected in HOOKS.values())
 
 pm = pluggy.PluginManager("toolset")
 pm.add_hookspecs(hookspecs)
@@ -54,26 +70,73 @@ class PluginInfo:
     errors: list[str] = attrs.Factory(list)
 
 
-@attrs.define
-class Registries:
-    """Every registered component by kind, plus what each plugin contributed."""
+@attrs.frozen
+class _Candidate:
+    """A plugin that may be imported: its entry point (or built-in module) and what it declares.
 
-    toolsets: Registry[Toolset] = attrs.Factory(lambda: Registry("toolset"))
-    formatters: Registry[Formatter] = attrs.Factory(lambda: Registry("formatter"))
-    trainers: Registry[Trainer] = attrs.Factory(lambda: Registry("trainer"))
-    exporters: Registry[Exporter] = attrs.Factory(lambda: Registry("exporter"))
-    backends: Registry[Backend] = attrs.Factory(lambda: Registry("backend"))
+    ``kinds`` is None for a plugin that declares nothing: it loads whenever any plugin does.
+    """
+
+    name: str
+    target: str  # what is imported, for the error message
+    load: Callable[[], object]
+    info: Callable[[], PluginInfo]
+    kinds: frozenset[str] | None = None
+    commands: frozenset[str] = frozenset()
+    builtin: bool = False
+
+    def wanted(self, kind: str | None, command: str | None) -> bool:
+        if self.kinds is None or (kind is None and command is None):
+            return True
+        return kind in self.kinds or command in self.commands
+
+
+class Registries:
+    """Every registered component by kind. A kind is built when first read, after importing the plugins that
+    provide it, and rebuilt when the registered plugins change."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, tuple[frozenset[int], Registry[Any]]] = {}
 
     def for_kind(self, kind: str) -> Registry[Any]:
-        return getattr(self, kind + "s")
+        _load(kind=kind)
+        key = frozenset(id(plugin) for plugin in pm.get_plugins())
+        built = self._built.get(kind)
+        if built is None or built[0] != key:
+            built = self._built[kind] = (key, _build(kind))
+        return built[1]
+
+    @property
+    def toolsets(self) -> Registry[Toolset]:
+        return self.for_kind("toolset")
+
+    @property
+    def formatters(self) -> Registry[Formatter]:
+        return self.for_kind("formatter")
+
+    @property
+    def trainers(self) -> Registry[Trainer]:
+        return self.for_kind("trainer")
+
+    @property
+    def exporters(self) -> Registry[Exporter]:
+        return self.for_kind("exporter")
+
+    @property
+    def backends(self) -> Registry[Backend]:
+        return self.for_kind("backend")
 
     def all(self) -> list[Component]:
-        return [c for kind in ("toolset", "formatter", "trainer", "exporter", "backend") for c in self.for_kind(kind)]
+        return [c for kind in KINDS for c in self.for_kind(kind)]
 
 
 _infos: dict[str, PluginInfo] = {}
-_loaded = False
-_cache: tuple[frozenset[int], Registries] | None = None
+_candidates: list[_Candidate] | None = None
+_considered: set[str] = set()  # candidates already imported (or that failed to)
+_all_loaded = False
+_registries: Registries | None = None
+_commands_added: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+_reported: set[tuple[str, str]] = set()
 
 
 def _names_from_env(variable: str) -> set[str] | None:
@@ -119,50 +182,118 @@ def unregister_plugin(name: str) -> None:
     if plugin is not None:
         pm.unregister(plugin)
     _infos.pop(name, None)
+    for added in _commands_added.values():
+        added.discard(name)
 
 
 def load_plugins() -> None:
-    """Register built-in and entry-point plugins once, honouring the environment filters."""
-    global _loaded
-    if _loaded:
+    """Import and register every built-in and entry-point plugin, honouring the environment filters."""
+    _load()
+
+
+def _load(*, kind: str | None = None, command: str | None = None) -> None:
+    """Import the plugins needed for component ``kind`` or command ``command`` (neither: all of them)."""
+    global _all_loaded
+    if _all_loaded:
         return
-    _loaded = True
+    for candidate in _plugin_candidates():
+        if candidate.name in _considered or not candidate.wanted(kind, command):
+            continue
+        _considered.add(candidate.name)
+        if pm.has_plugin(candidate.name):
+            continue
+        info = candidate.info()
+        if candidate.builtin:
+            plugin = candidate.load()  # a broken built-in is a bug of toolset-core: let it raise
+        else:
+            try:
+                plugin = candidate.load()
+            except Exception as exc:  # any import failure is the plugin's, not the CLI's
+                info.errors.append(f"failed to import {candidate.target}: {type(exc).__name__}: {exc}")
+                _infos[candidate.name] = info
+                continue
+        register_plugin(plugin, candidate.name, info=info)
+    if kind is None and command is None:
+        _all_loaded = True
+
+
+def _plugin_candidates() -> list[_Candidate]:
+    """Built-ins, then entry points, minus those the environment filters out (computed once)."""
+    global _candidates
+    if _candidates is not None:
+        return _candidates
     blocked = _names_from_env("TOOLSET_DISABLE_PLUGINS") or set()
     allowed = _names_from_env("TOOLSET_LOAD_PLUGINS")
+    found = []
     for module_name in BUILTIN_PLUGINS:
-        short = module_name.rsplit(".", 1)[-1]
-        if module_name in blocked or short in blocked:
+        if module_name in blocked or module_name.rsplit(".", 1)[-1] in blocked:
             continue
-        info = PluginInfo(name=module_name, distribution="toolset-core", version=_version("toolset-core"), builtin=True)
-        register_plugin(importlib.import_module(module_name), module_name, info=info)
-    for entry_point in _entry_points():
+        found.append(
+            _Candidate(
+                name=module_name,
+                target=module_name,
+                load=lambda module_name=module_name: importlib.import_module(module_name),
+                info=lambda module_name=module_name: PluginInfo(
+                    name=module_name, distribution="toolset-core", builtin=True
+                ),
+                kinds=BUILTIN_KINDS.get(module_name),
+                builtin=True,
+            )
+        )
+    entry_points = list(_entry_points())
+    declarations = _declarations() if entry_points else {}
+    for entry_point in entry_points:
         distribution = entry_point.dist.name if entry_point.dist else None
         names = {entry_point.name, distribution}
-        if names & blocked or (allowed is not None and not names & allowed) or pm.has_plugin(entry_point.name):
+        if names & blocked or (allowed is not None and not names & allowed):
             continue
-        info = PluginInfo(
-            name=entry_point.name,
-            distribution=distribution,
-            version=entry_point.dist.version if entry_point.dist else None,
+        kinds, commands = declarations.get((distribution, entry_point.value), (None, frozenset()))
+        found.append(
+            _Candidate(
+                name=entry_point.name,
+                target=entry_point.value,
+                load=entry_point.load,
+                info=lambda name=entry_point.name, distribution=distribution: PluginInfo(
+                    name=name, distribution=distribution
+                ),
+                kinds=kinds,
+                commands=commands,
+            )
         )
-        try:
-            plugin = entry_point.load()
-        except Exception as exc:  # any import failure is the plugin's, not the CLI's
-            info.errors.append(f"failed to import {entry_point.value}: {type(exc).__name__}: {exc}")
-            _infos[entry_point.name] = info
-            continue
-        register_plugin(plugin, entry_point.name, info=info)
+    _candidates = found
+    return found
 
 
-def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
+def _all_entry_points() -> Any:
+    import importlib.metadata
+
+    return importlib.metadata.entry_points()
+
+
+def _entry_points() -> Iterator[Any]:
+    """The entry points of group ``toolset``, each name once."""
     seen: set[str] = set()
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in _all_entry_points().select(group=ENTRY_POINT_GROUP):
         if entry_point.name not in seen:  # the same distribution can appear twice on sys.path
             seen.add(entry_point.name)
             yield entry_point
 
 
+def _declarations() -> dict[tuple[str | None, str], tuple[frozenset[str], frozenset[str]]]:
+    """``(distribution, plugin module) -> (kinds, commands)`` from the groups ``toolset.components`` / ``.commands``."""
+    everything = _all_entry_points()
+    declared: dict[tuple[str | None, str], tuple[set[str], set[str]]] = {}
+    for group, index in ((COMPONENTS_GROUP, 0), (COMMANDS_GROUP, 1)):
+        for entry_point in everything.select(group=group):
+            key = (entry_point.dist.name if entry_point.dist else None, entry_point.value)
+            name = entry_point.name.removesuffix("s") if index == 0 else entry_point.name
+            declared.setdefault(key, (set(), set()))[index].add(name)
+    return {key: (frozenset(kinds), frozenset(commands)) for key, (kinds, commands) in declared.items()}
+
+
 def _version(distribution: str) -> str | None:
+    import importlib.metadata
+
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
@@ -170,9 +301,22 @@ def _version(distribution: str) -> str | None:
 
 
 def plugin_infos() -> list[PluginInfo]:
-    """Every plugin seen, loaded or not, with what it registers; registries are built first."""
-    get_registries()
+    """Every plugin seen, loaded or not, with what it registers; every plugin is imported first."""
+    _load()
+    get_registries().all()
+    for info in _infos.values():
+        if info.version is None and info.distribution:
+            info.version = _version(info.distribution)
+        info.registers = {kind + "s": info.registers[kind + "s"] for kind in KINDS if kind + "s" in info.registers}
     return sorted(_infos.values(), key=lambda info: (not info.builtin, info.name))
+
+
+def new_errors() -> list[tuple[str, str]]:
+    """``(plugin, error)`` recorded since the last call, without importing anything (for the CLI's stderr)."""
+    fresh = [(name, error) for name, info in sorted(_infos.items()) for error in info.errors]
+    fresh = [item for item in fresh if item not in _reported]
+    _reported.update(fresh)
+    return fresh
 
 
 def call_hook(hook: str, plugin_name: str, argument: Any) -> None:
@@ -189,35 +333,41 @@ def call_hook(hook: str, plugin_name: str, argument: Any) -> None:
         info.errors.append(f"{hook} raised {type(exc).__name__}: {exc}")
 
 
-def add_commands(group: Any) -> None:
-    """Let every loaded plugin add its click commands to ``group``; note which came from which plugin."""
-    load_plugins()
+def add_commands(group: Any, *, command: str | None = None) -> None:
+    """Let the loaded plugins add their click commands to ``group`` (each plugin once per group); note which
+    came from which plugin. ``command``: import only the plugins that declare it first; None: every plugin."""
+    _load(command=command)
+    added = _commands_added.setdefault(group, set())
     for name, _plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
+        if name in added:
+            continue
+        added.add(name)
         before = set(group.commands)
         call_hook("register_commands", name, group)
         _infos.setdefault(name, PluginInfo(name=name)).commands = sorted(set(group.commands) - before)
 
 
 def get_registries() -> Registries:
-    """Build (or reuse) the registries from every registered plugin's ``register_*`` hooks."""
-    global _cache
-    load_plugins()
-    key = frozenset(id(plugin) for plugin in pm.get_plugins())
-    if _cache is not None and _cache[0] == key:
-        return _cache[1]
-    registries = Registries()
+    """The registries of every plugin's ``register_*`` hooks; each kind is built when first read."""
+    global _registries
+    if _registries is None:
+        _registries = Registries()
+    return _registries
+
+
+def _build(kind: str) -> Registry[Any]:
+    registry: Registry[Any] = Registry(kind)
+    hook = f"register_{kind}s"
     for info in _infos.values():
-        info.registers = {}
+        info.registers.pop(kind + "s", None)
     for plugin_name, _plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
         info = _infos.setdefault(plugin_name, PluginInfo(name=plugin_name))
-        for hook, expected in HOOKS.items():
-            call_hook(hook, plugin_name, _register_callback(registries, expected, plugin_name, info))
-    _cache = (key, registries)
-    return registries
+        call_hook(hook, plugin_name, _register_callback(registry, HOOKS[hook], plugin_name, info))
+    return registry
 
 
 def _register_callback(
-    registries: Registries, expected: type[Component], plugin_name: str, info: PluginInfo
+    registry: Registry[Any], expected: type[Component], plugin_name: str, info: PluginInfo
 ) -> Callable[[Component], None]:
     def register(component: Component) -> None:
         if not isinstance(component, expected):
@@ -227,7 +377,7 @@ def _register_callback(
             return
         component = attrs.evolve(component, plugin=plugin_name)
         try:
-            registries.for_kind(expected.kind).add(component)
+            registry.add(component)
         except DuplicateComponentError as exc:
             info.errors.append(str(exc))
             return
@@ -238,9 +388,19 @@ def _register_callback(
 
 def reset() -> None:
     """Forget every plugin and cached registry so the next call loads afresh (for tests)."""
-    global _loaded, _cache
+    global _all_loaded, _registries, _candidates
     for name, _plugin in list(pm.list_name_plugin()):
         pm.unregister(name=name)
     _infos.clear()
-    _loaded = False
-    _cache = None
+    _considered.clear()
+    _commands_added.clear()
+    _reported.clear()
+    _all_loaded = False
+    _registries = None
+    _candidates = None
+
+
+def declared() -> dict[str, tuple[frozenset[str] | None, frozenset[str]]]:
+    """What each candidate plugin declares: ``name -> (kinds or None, commands)`` (the conformance test checks
+    that it matches what the plugin registers)."""
+    return {candidate.name: (candidate.kinds, candidate.commands) for candidate in _plugin_candidates()}
