@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
+import sys
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -137,6 +139,7 @@ _all_loaded = False
 _registries: Registries | None = None
 _commands_added: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 _reported: set[tuple[str, str]] = set()
+_entry_point_cache: Any = None
 
 
 def _names_from_env(variable: str) -> set[str] | None:
@@ -264,10 +267,85 @@ def _plugin_candidates() -> list[_Candidate]:
     return found
 
 
-def _all_entry_points() -> Any:
-    import importlib.metadata
+class _Distribution:
+    __slots__ = ("name",)
 
-    return importlib.metadata.entry_points()
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _EntryPoint:
+    """One line of a distribution's ``entry_points.txt``: the parts of importlib.metadata's EntryPoint used here."""
+
+    __slots__ = ("dist", "group", "name", "value")
+
+    def __init__(self, name: str, value: str, group: str, dist: _Distribution) -> None:
+        self.name, self.value, self.group, self.dist = name, value, group, dist
+
+    def load(self) -> Any:
+        module, _, attribute = self.value.partition("[")[0].partition(":")
+        found = importlib.import_module(module.strip())
+        for part in filter(None, attribute.strip().split(".")):
+            found = getattr(found, part)
+        return found
+
+
+class _EntryPoints(list):
+    def select(self, *, group: str) -> list[Any]:
+        return [entry_point for entry_point in self if entry_point.group == group]
+
+
+def _all_entry_points() -> Any:
+    """Every entry point installed (cached until :func:`reset`)."""
+    global _entry_point_cache
+    if _entry_point_cache is None:
+        _entry_point_cache = _read_entry_points()
+        if _entry_point_cache is None:  # a zip file on sys.path: let importlib.metadata read it
+            import importlib.metadata
+
+            _entry_point_cache = importlib.metadata.entry_points()
+    return _entry_point_cache
+
+
+def _read_entry_points() -> _EntryPoints | None:
+    """The ``entry_points.txt`` of every ``*.dist-info`` / ``*.egg-info`` folder on ``sys.path``, read directly
+    (importing importlib.metadata costs more than the CLI's whole start-up budget for it); like importlib.metadata,
+    the first distribution of a name on the path wins. None if ``sys.path`` holds a zip file."""
+    found = _EntryPoints()
+    seen: set[str] = set()
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except NotADirectoryError:
+            return None
+        except OSError:
+            continue
+        for name in names:
+            stem, dot, suffix = name.rpartition(".")
+            if not dot or suffix not in ("dist-info", "egg-info"):
+                continue
+            distribution = re.sub(r"[-_.]+", "-", stem.partition("-")[0]).lower()
+            if distribution in seen:
+                continue
+            try:
+                with open(os.path.join(folder, name, "entry_points.txt"), encoding="utf-8") as handle:
+                    text = handle.read()
+            except OSError:
+                seen.add(distribution)
+                continue
+            seen.add(distribution)
+            dist, group = _Distribution(distribution), ""
+            for line in text.splitlines():
+                line = line.strip()
+                if not line or line[0] in "#;":
+                    continue
+                if line[0] == "[" and line[-1] == "]":
+                    group = line[1:-1].strip()
+                elif "=" in line:
+                    key, _, value = line.partition("=")
+                    found.append(_EntryPoint(key.strip(), value.strip(), group, dist))
+    return found
 
 
 def _entry_points() -> Iterator[Any]:
@@ -388,7 +466,7 @@ def _register_callback(
 
 def reset() -> None:
     """Forget every plugin and cached registry so the next call loads afresh (for tests)."""
-    global _all_loaded, _registries, _candidates
+    global _all_loaded, _registries, _candidates, _entry_point_cache
     for name, _plugin in list(pm.list_name_plugin()):
         pm.unregister(name=name)
     _infos.clear()
@@ -398,6 +476,7 @@ def reset() -> None:
     _all_loaded = False
     _registries = None
     _candidates = None
+    _entry_point_cache = None
 
 
 def declared() -> dict[str, tuple[frozenset[str] | None, frozenset[str]]]:

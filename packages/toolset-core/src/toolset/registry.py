@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 from collections.abc import Iterator
 from typing import Generic, TypeVar
@@ -34,6 +33,8 @@ def install_command(extra: str) -> str:
 
 
 def installed_version(distribution: str) -> str | None:
+    import importlib.metadata  # slow to import: only when a message needs it
+
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
