@@ -40,3 +40,105 @@ def tiny_model(embedded_hf: Path, destination: Path, architecture: str, dtype: s
         if (embedded_hf / name).is_file():
             shutil.copy(embedded_hf / name, destination / name)
     return destination
+
+
+# Control tokens of Mistral's v3 tokenizer that the chat template writes (ids 3.. as in Mistral-7B-v0.3).
+MISTRAL_CONTROL = ["[INST]", "[/INST]", "[TOOL_CALLS]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]"]
+MISTRAL_CONTROL += ["[TOOL_RESULTS]", "[/TOOL_RESULTS]"]
+_TEXT = (
+    "the a an of to in and or is are was be note notes vault folder file search find list create move "
+    "delete read write tool call result user assistant system memory session workspace agent content "
+    "title tag date today tomorrow project meeting idea groceries travel book music code python json "
+    "hello world thanks please open close update append replace prompt answer question model token"
+)
+
+
+_WORDS = _TEXT.split()
+
+
+def sentencepiece_corpus(lines: int = 3000, seed: int = 0) -> list[str]:
+    """Pseudo-sentences over a small vocabulary, with digits, punctuation and a few non-ASCII words."""
+    import random
+
+    rng = random.Random(seed)
+    extra = ["café", "naïve", "über", "日本", "{", "}", '"', ":", ",", "(", ")", "-", "_", "/", "#", "'"]
+    out = []
+    for _ in range(lines):
+        words = [rng.choice(_WORDS) for _ in range(rng.randint(3, 12))]
+        if rng.random() < 0.3:
+            words.insert(rng.randrange(len(words)), str(rng.randint(0, 2026)))
+        if rng.random() < 0.3:
+            words.insert(rng.randrange(len(words)), rng.choice(extra))
+        sentence = " ".join(words)
+        out.append(sentence[0].upper() + sentence[1:] + rng.choice([".", "?", "!", ""]))
+    return out
+
+
+def train_sentencepiece(destination: Path, model_type: str = "bpe", vocab_size: int = 700) -> Path:
+    """A real SentencePiece model trained here on a generated corpus, shaped like Llama's and Mistral's:
+    identity normalization, dummy prefix, byte fallback, <unk>/<s>/</s> at 0/1/2, then control tokens."""
+    import io
+
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentencepiece_corpus()),
+        model_writer=model,
+        model_type=model_type,
+        vocab_size=vocab_size,
+        byte_fallback=True,
+        character_coverage=1.0,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        add_dummy_prefix=True,
+        split_digits=True,
+        control_symbols=MISTRAL_CONTROL,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        num_threads=1,
+        minloglevel=2,
+    )
+    destination.mkdir(parents=True, exist_ok=True)
+    path = destination / "tokenizer.model"
+    path.write_bytes(model.getvalue())
+    return path
+
+
+def tiny_mistral(destination: Path, *, legacy: bool = False, dtype: str = "float32") -> Path:
+    """A randomly initialised MistralForCausalLM with a real SentencePiece tokenizer (trained here), loaded and
+    saved by transformers' LlamaTokenizer, and the project's Mistral chat template ([INST], [TOOL_CALLS])."""
+    import torch
+    import transformers
+
+    from toolset.chat_templates import load
+
+    sp_model = train_sentencepiece(destination)
+    tokenizer = transformers.LlamaTokenizer.from_pretrained(destination, legacy=legacy, add_bos_token=True)
+    tokenizer.add_special_tokens({"additional_special_tokens": MISTRAL_CONTROL})
+    tokenizer.chat_template = load("mistral")
+    tokenizer.save_pretrained(destination)
+    assert sp_model.is_file()  # kept beside tokenizer.json, as in Mistral's and Llama 2's folders
+    torch.manual_seed(0)
+    config = transformers.MistralConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        rope_theta=1_000_000.0,
+        sliding_window=None,
+        bos_token_id=1,
+        eos_token_id=2,
+        tie_word_embeddings=False,
+    )
+    model = transformers.MistralForCausalLM(config)
+    with torch.no_grad():  # larger weights than the initialiser's make greedy decoding less tie-prone
+        for parameter in model.parameters():
+            parameter.mul_(8.0)
+    model.to(getattr(torch, dtype)).save_pretrained(destination)
+    return destination

@@ -1,8 +1,9 @@
 """GGUF export without a llama.cpp checkout: a merged Hugging Face folder becomes a GGUF file written in Python
 with the ``gguf`` package; quantization goes through llama.cpp's own library as shipped by llama-cpp-python.
 
-Supported: llama and mistral (``llama``), qwen2 and qwen3, with byte-level BPE tokenizers. numpy, gguf and
-llama_cpp are imported inside the functions that need them.
+Supported: llama and mistral (``llama``; Mistral's sliding window is not written, llama.cpp attends to the
+whole context), qwen2 and qwen3; tokenizers as in gguf_vocab. numpy, gguf and llama_cpp are imported inside
+the functions that need them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import attrs
 
 from toolset.errors import ToolsetError
+from toolset.gguf_vocab import add_tokenizer
 from toolset.safetensors_io import iter_tensors, model_files
 from toolset.storage import atomic_path, captured_native_output, check_free_space
 
@@ -26,15 +28,6 @@ ARCHITECTURES = {
     "Qwen3ForCausalLM": "qwen3",
 }
 FLOAT_TYPES = ("f32", "f16", "bf16")
-# Pre-tokenizer regexes llama.cpp knows by name (facts about the tokenizers, matched verbatim).
-_LLAMA3_REGEX = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-_QWEN2_REGEX = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
 
 
 def quantization_types() -> list[str]:
@@ -104,94 +97,6 @@ def read_hyperparameters(model_dir: Path) -> Hyperparameters:
     )
 
 
-def _regexes(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        pattern = node.get("pattern")
-        found = [pattern["Regex"]] if isinstance(pattern, dict) and "Regex" in pattern else []
-        return found + [regex for value in node.values() for regex in _regexes(value)]
-    if isinstance(node, list):
-        return [regex for value in node for regex in _regexes(value)]
-    return []
-
-
-def _pre_tokenizer_name(tokenizer: dict[str, Any]) -> str:
-    """The llama.cpp pre-tokenizer name matching this tokenizer.json, ``default`` when unknown."""
-    pre = tokenizer.get("pre_tokenizer") or {}
-    regexes = _regexes(pre)
-    if _LLAMA3_REGEX in regexes:
-        return "llama-bpe"
-    if _QWEN2_REGEX in regexes:
-        return "qwen2"
-    parts = pre.get("pretokenizers", [pre])
-    kinds = [part.get("type") for part in parts]
-    if kinds == ["Digits", "ByteLevel"] and parts[0].get("individual_digits"):
-        return "smollm"
-    if kinds == ["ByteLevel"] and parts[0].get("use_regex", True):
-        return "gpt-2"
-    return "default"
-
-
-def _add_tokenizer(writer: Any, model_dir: Path, hp: Hyperparameters) -> None:
-    import gguf
-
-    path = model_dir / "tokenizer.json"
-    try:
-        tokenizer = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ToolsetError(f"{model_dir}: tokenizer.json not found; save the tokenizer with the merged model") from None
-    model = tokenizer.get("model", {})
-    if model.get("type") != "BPE" or model.get("byte_fallback"):
-        raise ToolsetError(
-            f"{path}: only byte-level BPE tokenizers (Llama 3, Qwen, SmolLM) are supported yet; "
-            "sentencepiece-style tokenizers (Mistral, Llama 2) are not"
-        )
-    vocab: dict[str, int] = model["vocab"]
-    added = tokenizer.get("added_tokens", [])
-    size = max([hp.vocab_size, len(vocab), *[token["id"] + 1 for token in added]])
-    tokens = [f"[PAD{index}]" for index in range(size)]
-    types = [gguf.TokenType.UNUSED] * size
-    for text, index in vocab.items():
-        tokens[index], types[index] = text, gguf.TokenType.NORMAL
-    for token in added:
-        tokens[token["id"]] = token["content"]
-        types[token["id"]] = gguf.TokenType.CONTROL if token.get("special") else gguf.TokenType.USER_DEFINED
-    merges = [merge if isinstance(merge, str) else " ".join(merge) for merge in model.get("merges", [])]
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre(_pre_tokenizer_name(tokenizer))
-    writer.add_token_list(tokens)
-    writer.add_token_types(types)
-    writer.add_token_merges(merges)
-
-    settings = _read_json(model_dir / "tokenizer_config.json")
-    model_config = _read_json(model_dir / "config.json")
-    lookup = {token: index for index, token in enumerate(tokens)}
-    for key, add in (
-        ("bos_token", writer.add_bos_token_id),
-        ("eos_token", writer.add_eos_token_id),
-        ("unk_token", writer.add_unk_token_id),
-        ("pad_token", writer.add_pad_token_id),
-    ):
-        value = settings.get(key)
-        value = value.get("content") if isinstance(value, dict) else value
-        if value in lookup:
-            add(lookup[value])
-        elif isinstance(model_config.get(f"{key}_id"), int):
-            add(model_config[f"{key}_id"])
-    writer.add_add_bos_token(bool(settings.get("add_bos_token", False)))
-    template = settings.get("chat_template")
-    template_file = model_dir / "chat_template.jinja"
-    if template_file.is_file():
-        template = template_file.read_text(encoding="utf-8")
-    if template:
-        from toolset.chat_templates import without_generation_markers
-
-        writer.add_chat_template(without_generation_markers(template))
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
 def _permute(weight: Any, heads: int) -> Any:
     """Reorder llama q/k rows from Hugging Face's half-split rotary layout to llama.cpp's interleaved one."""
     rows = weight.shape[0]
@@ -240,7 +145,7 @@ def convert(model_dir: Path, destination: Path, out_type: str = "f16", *, name: 
         writer.add_vocab_size(hp.vocab_size)
         writer.add_file_type(file_type)
         writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-        _add_tokenizer(writer, model_dir, hp)
+        add_tokenizer(writer, model_dir, hp.vocab_size)
         for tensor_name, array, _dtype in iter_tensors(model_dir):
             if tensor_name.endswith("rotary_emb.inv_freq") or (tensor_name == "lm_head.weight" and hp.tied_embeddings):
                 continue

@@ -17,6 +17,29 @@ PROMPTS = (
     "<|im_start|>user\nList three colours.<|im_end|>\n<|im_start|>assistant\n",
     "Tool calls let a language model",
 )
+# A conversation rendered with the model's own chat template, to compare the tokenizers on a real chat prompt.
+CHAT = [
+    {"role": "system", "content": "You manage a notes vault."},
+    {"role": "user", "content": "Find my notes about groceries \U0001f6d2, please."},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"type": "function", "function": {"name": "search_notes", "arguments": {"query": "groceries"}}}],
+    },
+    {"role": "tool", "content": '{"titles": ["Groceries", "Épicerie"]}'},
+    {"role": "assistant", "content": "Found two notes:\n- Groceries\n- Épicerie"},
+    {"role": "user", "content": "Thanks!  And travel?"},
+]
+CHAT_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "search_notes",
+            "description": "Search the vault",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+        },
+    }
+]
 
 
 @attrs.define
@@ -30,6 +53,7 @@ class Verification:
     agreement: float | None = None
     exact: bool | None = None
     tokenizer_match: bool | None = None
+    chat_tokenizer_match: bool | None = None
     detail: str = ""
 
 
@@ -106,6 +130,10 @@ def verify_gguf(
     result.tokenizer_match = all(
         tokenizer.encode(text, add_special_tokens=False) == ids for text, ids in zip(PROMPTS, prompts, strict=True)
     )
+    chat = _chat_prompt(tokenizer)
+    if chat is not None:
+        ids = vocab_only.tokenize(chat.encode(), add_bos=False, special=True)
+        result.chat_tokenizer_match = tokenizer.encode(chat, add_special_tokens=False) == ids
     expected = hf_greedy(Path(reference_dir), prompts, max_new_tokens)
     scores = []
     for got, want in zip(outputs, expected, strict=True):
@@ -118,6 +146,14 @@ def verify_gguf(
     if exact and not result.exact:
         raise ToolsetError(f"{path}: greedy output differs from the Hugging Face model ({result.detail})")
     return result
+
+
+def _chat_prompt(tokenizer: object) -> str | None:
+    """CHAT rendered by the Hugging Face tokenizer's chat template, or None without a usable template."""
+    try:
+        return tokenizer.apply_chat_template(CHAT, tools=CHAT_TOOLS, tokenize=False, add_generation_prompt=True)
+    except Exception:
+        return None
 
 
 def _reference_available() -> bool:
