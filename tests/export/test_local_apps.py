@@ -126,3 +126,66 @@ def test_lmstudio_layout(tmp_path):
     with pytest.raises(ToolsetError, match="already exists"):
         export_lmstudio(gguf, tmp_path / "models")
     assert export_lmstudio(gguf, tmp_path / "models", LMStudioConfig(overwrite=True, model="x")).parent.name == "x"
+
+
+# Keys in the order Go's encoding/json writes them (struct fields in order, map keys sorted), so that the only
+# difference left between Ollama's rendering and the training template's is JSON spacing.
+MISTRAL_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "search_notes",
+            "description": "Search the vault",
+            "parameters": {"properties": {"query": {"type": "string"}}, "required": ["query"], "type": "object"},
+        },
+    },
+    {"type": "function", "function": {"name": "read_note", "description": "Read a note", "parameters": {}}},
+]
+CALL = {"function": {"name": "search_notes", "arguments": {"query": "groceries"}}}
+MISTRAL_CASES = {
+    "multi-turn": ([*CONVERSATION[:3], {"role": "assistant", "content": "One note."}, *CONVERSATION[3:]], "Be brief."),
+    "after a tool result": (CONVERSATION[:3], "Be brief."),
+    "two calls at once": (
+        [
+            {"role": "user", "content": "Find and read"},
+            {"role": "assistant", "content": "", "tool_calls": [CALL, CALL]},
+        ],
+        "",
+    ),
+    "plain chat": (
+        [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}, *CONVERSATION[3:]],
+        "",
+    ),
+    "quotes in a tool result": ([*CONVERSATION[:2], {"role": "tool", "content": 'say "hi"\n\\ok'}], ""),
+}
+
+
+@pytest.mark.parametrize("case", MISTRAL_CASES)
+def test_mistral_template_renders_like_the_training_template(render, case):
+    """Ollama's prompt for a Mistral-family model is the one toolset's Mistral training template wrote."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    from toolset.chat_templates import load
+
+    messages, system = MISTRAL_CASES[case]
+    tools = MISTRAL_TOOLS if case != "plain chat" else []
+    ollama = render(FAMILIES["mistral"][0], messages, tools, system=system)
+    trained = render_jinja_template(
+        [([{"role": "system", "content": system}] if system else []) + messages],
+        tools=tools or None,
+        chat_template=load("mistral"),
+        add_generation_prompt=True,
+        bos_token="<s>",
+        eos_token="</s>",
+    )
+    trained = trained[0] if isinstance(trained, tuple) else trained
+    trained = trained[0] if isinstance(trained, list) else trained
+    for value in [tool["function"] for tool in tools] + [CALL["function"]["arguments"]]:
+        trained = trained.replace(json.dumps(value), json.dumps(value, separators=(",", ":")))  # Go's spacing
+    if messages[-1]["role"] == "assistant":
+        ollama += "</s>"  # Ollama leaves the last assistant turn open, to be continued
+    assert ollama == trained.removeprefix("<s>")  # llama.cpp adds BOS as a token
+    assert ollama.count("[AVAILABLE_TOOLS]") == (1 if tools else 0)
+    if case == "two calls at once":
+        call = '{"name": "search_notes", "arguments": {"query":"groceries"}}'
+        assert ollama.endswith(f"[TOOL_CALLS] [{call}, {call}]</s>")

@@ -59,18 +59,23 @@ To call a tool, answer with one <tool_call></tool_call> block per call, holding 
 {{ end }}
 {{- end }}"""
 
-MISTRAL_TEMPLATE = """{{- range $i, $m := .Messages }}
+# The Mistral v0.3 family as toolset's Mistral training template writes it: tools in [AVAILABLE_TOOLS] before the
+# last user turn, the system prompt in front of the first, [TOOL_CALLS] [{"name": ..., "arguments": ...}] and
+# [TOOL_RESULTS] {"content": "<the result as a JSON string>"}. BOS comes from the tokenizer, not the template.
+MISTRAL_TEMPLATE = """{{- $first := -1 }}{{- $lastUser := -1 }}
+{{- range $i, $m := .Messages }}{{ if eq $m.Role "user" }}{{ if lt $first 0 }}{{ $first = $i }}{{ end }}{{ $lastUser = $i }}{{ end }}{{ end }}
+{{- range $i, $m := .Messages }}
 {{- $last := eq (len (slice $.Messages $i)) 1 }}
 {{- if eq $m.Role "user" }}
-{{- if and $.Tools $last }}[AVAILABLE_TOOLS] [{{ range $j, $t := $.Tools }}{{ if $j }}, {{ end }}{"type": "function", "function": {{ $t.Function }}}{{ end }}][/AVAILABLE_TOOLS]
-{{- end }}[INST] {{ if and $.System $last }}{{ $.System }}
+{{- if and $.Tools (eq $i $lastUser) }}[AVAILABLE_TOOLS] [{{ range $j, $t := $.Tools }}{{ if $j }}, {{ end }}{"type": "function", "function": {{ $t.Function }}}{{ end }}][/AVAILABLE_TOOLS]
+{{- end }}[INST] {{ if and $.System (eq $i $first) }}{{ $.System }}
 
 {{ end }}{{ $m.Content }}[/INST]
 {{- else if eq $m.Role "assistant" }}
-{{- if $m.Content }} {{ $m.Content }}{{ if not $last }}</s>{{ end }}
-{{- else if $m.ToolCalls }}[TOOL_CALLS] [{{ range $j, $c := $m.ToolCalls }}{{ if $j }}, {{ end }}{"name": "{{ $c.Function.Name }}", "arguments": {{ $c.Function.Arguments }}}{{ end }}]</s>
-{{- end }}
-{{- else if eq $m.Role "tool" }}[TOOL_RESULTS] {"content": {{ $m.Content }}}[/TOOL_RESULTS]
+{{- if $m.Content }}{{ $m.Content }}{{ end }}
+{{- if $m.ToolCalls }}[TOOL_CALLS] [{{ range $j, $c := $m.ToolCalls }}{{ if $j }}, {{ end }}{"name": "{{ $c.Function.Name }}", "arguments": {{ $c.Function.Arguments }}}{{ end }}]{{ end }}
+{{- if not $last }}</s>{{ end }}
+{{- else if eq $m.Role "tool" }}[TOOL_RESULTS] {"content": {{ printf "%q" $m.Content }}}[/TOOL_RESULTS]
 {{- end }}
 {{- end }}"""
 
