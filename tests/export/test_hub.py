@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -13,6 +14,8 @@ import pytest
 
 from toolset.errors import ToolsetError
 from toolset.hub import find_token, plan_upload
+
+from .hub_server import LFS_THRESHOLD, LocalHub
 
 SECRET = "hf_TESTSECRETtokenValue0123456789abcdef"
 
@@ -112,3 +115,53 @@ def test_dry_run_and_failed_upload_never_leak_the_token(run_dir, tmp_path):
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), f"the token was written to {path}"
+
+
+def test_upload_end_to_end_to_a_local_hub(run_dir, tmp_path):
+    """`toolset upload` against a local server speaking the Hub's API: repositories, bytes, cards, token."""
+    big = run_dir / "exports" / "gguf" / "smollm2-q8_0.gguf"
+    big.write_bytes(b"GGUF" + bytes(range(256)) * ((LFS_THRESHOLD + 4096) // 256))  # past the LFS threshold
+    (run_dir / "final_model" / "README.md").write_text("---\nlibrary_name: peft\n---\n\nPEFT's own card.\n")
+    with LocalHub(SECRET) as hub:
+        env = {**isolated_env(tmp_path), "HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_XET": "1"}
+        result = toolset("upload", str(run_dir), "me/claudesidian-smol", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert hub.state.unexpected == []
+    assert f"uploaded: {hub.url}/me/claudesidian-smol\n" in result.stdout
+    assert f"uploaded: {hub.url}/me/claudesidian-smol-GGUF\n" in result.stdout
+
+    repos = hub.state.repos
+    assert set(repos) == {"me/claudesidian-smol", "me/claudesidian-smol-GGUF"}
+    assert all(repo["private"] for repo in repos.values())
+    adapter, gguf = repos["me/claudesidian-smol"]["files"], repos["me/claudesidian-smol-GGUF"]["files"]
+    assert set(adapter) == {"adapter_config.json", "adapter_model.safetensors", "README.md"}
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        assert adapter[name] == (run_dir / "final_model" / name).read_bytes()
+    assert set(gguf) == {"smollm2-q8_0.gguf", "README.md"}  # not the .verify.json beside it
+    assert gguf["smollm2-q8_0.gguf"] == big.read_bytes()
+    assert hashlib.sha256(big.read_bytes()).hexdigest() in hub.state.lfs  # went through Git LFS
+    plans = {plan.kind: plan for plan in plan_upload(run_dir, "me/claudesidian-smol")}
+    assert adapter["README.md"].decode() == plans["adapter"].card  # the generated card replaces PEFT's
+    assert gguf["README.md"].decode() == plans["gguf"].card
+    assert "library_name: gguf" in plans["gguf"].card and '"accuracy": 0.82' in plans["gguf"].card
+
+    public = ("/_storage/", "/api/agent-harnesses")  # pre-signed storage URLs, and a public registry
+    api_calls = [request for request in hub.state.requests if not request.path.startswith(public)]
+    assert {request.path.split("/")[-2] for request in api_calls} >= {"repos", "preupload", "commit", "objects"}
+    assert all(request.authorization == f"Bearer {SECRET}" for request in api_calls)
+    storage = [request for request in hub.state.requests if request.path.startswith("/_storage/")]
+    assert storage and all(request.authorization is None for request in storage)
+    assert SECRET not in result.stdout + result.stderr
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), f"the token was written to {path}"
+
+
+def test_upload_with_a_rejected_token_says_so_without_the_token(run_dir, tmp_path):
+    with LocalHub("hf_another_token_entirely_0123456789") as hub:
+        env = {**isolated_env(tmp_path), "HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_XET": "1"}
+        result = toolset("upload", str(run_dir), "me/claudesidian-smol", "--what", "gguf", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "upload to me/claudesidian-smol-GGUF failed" in result.stderr and "401" in result.stderr
+    assert "Traceback" not in result.stderr and SECRET not in result.stdout + result.stderr
+    assert hub.state.repos == {}
