@@ -7,10 +7,10 @@ report: a stable code, a severity, a message and where (file, line, field).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import attrs
-import cattrs
 
 Role = Literal["system", "user", "assistant", "tool"]
 Severity = Literal["error", "warning", "info"]
@@ -82,13 +82,18 @@ class Finding:
         return f"{where + ': ' if where else ''}{self.severity} {self.code}{field}: {self.message}"
 
 
-converter = cattrs.Converter(omit_if_default=True)
+@functools.cache
+def converter() -> Any:
+    """The cattrs converter of the data model (built on first use: cattrs is slow to import)."""
+    import cattrs
+
+    return cattrs.Converter(omit_if_default=True)
 
 
 def to_dict(obj: Any) -> Any:
     """Unstructure a data-model object into plain JSON-ready data (defaults left out)."""
-    return converter.unstructure(obj)
+    return converter().unstructure(obj)
 
 
 def from_dict(data: Any, cls: type) -> Any:
-    return converter.structure(data, cls)
+    return converter().structure(data, cls)
