@@ -77,3 +77,75 @@ def test_ids_must_match_the_prompt_in_both_styles():
 def test_without_a_prompt_nothing_is_cross_checked():
     anything = call(context=context(sessionId="session_1731071640123_zzzzzzzzz"), path="A")
     assert codes(matches_system_prompt, anything, conversation(anything, system=None)) == []
+
+
+def _regex_reference(text):
+    """The prompt parse spelled with the module's regular expressions alone (what the fast finders must equal)."""
+    from toolset_schemas import session_prompt as module
+
+    found = []
+    for key in ("sessionId", "workspaceId"):
+        xml, bullet = module._PATTERNS[key]
+        match = xml.search(text) or bullet.search(text)
+        found.append(match.group(1) if match else None)
+        found.append(None if match is None else "xml" if match.re is xml else "bullet")
+    available = []
+    for block in module._AVAILABLE.findall(text):
+        available += [value for value in module._LISTED_ID.findall(block) if value not in available]
+    return found[0], found[2], tuple(available), found[1] or found[3]
+
+
+PIECES = [
+    "-", "- ", " ", "\n", "\t", "\u00a0", "\u2028", ":", "=", '"', "'", "x", "_", "é", "1", "sessionId", "workspaceId",
+    "sessionId:", "- sessionId: ", "- workspaceId: ", "<sessionId>", "</sessionId>", "<workspaceId>",
+    "</workspaceId>", "<available_workspaces>", "</available_workspaces>", "id", "id:", 'id="', "(id: ", '"id": ',
+    "_id", "xid", "ws_a", "session_1",
+]  # fmt: skip
+
+
+def test_fast_prompt_parse_equals_the_regular_expressions():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from toolset_schemas.session_prompt import parse_session_prompt
+
+    parse = parse_session_prompt.__wrapped__
+
+    @settings(max_examples=1500, deadline=None)
+    @given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join))
+    def agree(text):
+        prompt = parse(text)
+        expected = _regex_reference(text)
+        if not text:
+            expected = (None, None, (), None)
+        assert (prompt.session_id, prompt.workspace_id, prompt.available_workspaces, prompt.style) == expected
+
+    agree()
+    for text in (BULLET_PROMPT, XML_PROMPT, "x\n  -\n\n sessionId:\t'abc' ", "-sessionId:a", "a - sessionId: b"):
+        prompt = parse(text)
+        assert (prompt.session_id, prompt.workspace_id, prompt.available_workspaces, prompt.style) == (
+            _regex_reference(text)
+        )
+
+
+def test_fast_prompt_parse_on_the_real_prompts(upstream_data):
+    import json
+
+    from toolset_schemas.session_prompt import parse_session_prompt
+
+    seen = set()
+    for path in sorted((upstream_data / "Datasets").rglob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            messages = record.get("conversations") or record.get("messages") or [] if isinstance(record, dict) else []
+            for message in messages:
+                content = message.get("content") if isinstance(message, dict) else None
+                if message.get("role") == "system" and isinstance(content, str) and content not in seen:
+                    seen.add(content)
+                    prompt = parse_session_prompt.__wrapped__(content)
+                    actual = (prompt.session_id, prompt.workspace_id, prompt.available_workspaces, prompt.style)
+                    assert actual == _regex_reference(content), path
+    assert seen

@@ -12,7 +12,7 @@ from hypothesis_jsonschema import from_schema
 from toolset.components import ToolCatalog, ToolSpec
 from toolset.data import ToolCall
 from toolset_schemas import claudesidian
-from toolset_schemas.engine import compile_schema
+from toolset_schemas.engine import compile_schema, compile_validator
 from toolset_schemas.validator import Validator
 
 NAMES = [tool.name for tool in claudesidian.catalog().tools]
@@ -68,6 +68,8 @@ def mutate(value, path, action, new):
 
 
 def same(name, arguments):
+    no_errors = not list(FAST._compiled[name](arguments, ()))
+    assert FAST._tests[name](arguments) is no_errors  # the quick test agrees with the errors
     fast = [(f.code, f.field, f.severity, f.message) for f in FAST.check_call(ToolCall(name=name, arguments=arguments))]
     slow = [(f.code, f.field, f.severity, f.message) for f in SLOW.check_call(ToolCall(name=name, arguments=arguments))]
     assert fast == slow
@@ -109,6 +111,7 @@ def test_keywords_agree_with_jsonschema_on_any_value(schema):
 
     check = compile_schema(schema)
     assert check is not None
+    _check, test = compile_validator(schema)
     reference = Draft202012Validator(schema)
 
     @SETTINGS
@@ -117,6 +120,7 @@ def test_keywords_agree_with_jsonschema_on_any_value(schema):
         ours = [(e.validator, e.absolute_path, e.message) for e in check(value, ())]
         theirs = [(e.validator, list(e.absolute_path), e.message) for e in reference.iter_errors(value)]
         assert ours == theirs
+        assert test(value) is (not theirs)
 
     agree()
 

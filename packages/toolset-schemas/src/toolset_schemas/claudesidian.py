@@ -6,8 +6,7 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Iterator
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from toolset.components import ToolCatalog, ToolSpec
@@ -21,8 +20,11 @@ SESSION_ID = re.compile(SESSION_ID_PATTERN)
 WORKSPACE_ID = re.compile(WORKSPACE_ID_PATTERN)
 
 
+DATA = Path(__file__).parent / "data" / NAME  # package data (importlib.resources costs 5 ms to import)
+
+
 def _data(name: str) -> Any:
-    return json.loads(resources.files("toolset_schemas").joinpath("data", NAME, name).read_text(encoding="utf-8"))
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
 
 
 @functools.cache
@@ -50,33 +52,38 @@ def _finding(code: str, message: str, field: str, severity: str = "error") -> Fi
     return Finding(code=code, message=message, severity=severity, field=field)  # type: ignore[arg-type]
 
 
-def context_first(call: ToolCall, conversation: Conversation) -> Iterator[Finding]:
+def context_first(call: ToolCall, conversation: Conversation) -> list[Finding]:
     """``context`` must be the first argument key (the server reads it before the rest)."""
-    keys = list(call.arguments)
-    if "context" in keys and keys[0] != "context":
-        yield _finding(
+    arguments = call.arguments
+    if "context" not in arguments or next(iter(arguments)) == "context":
+        return []
+    keys = list(arguments)
+    return [
+        _finding(
             "context-not-first",
             f"`context` must be the first argument, found it at position {keys.index('context') + 1} after {keys[0]!r}",
             "arguments",
         )
+    ]
 
 
-def id_formats(call: ToolCall, conversation: Conversation) -> Iterator[Finding]:
+def id_formats(call: ToolCall, conversation: Conversation) -> list[Finding]:
     """``sessionId`` / ``workspaceId`` values anywhere in the arguments follow the context's formats.
 
     Places whose schema already sets the pattern (``context``, declared id parameters) are left to the
     schema check, so each problem is reported once; this catches ids inside free-form objects.
     """
-    arguments = call.arguments
-    if _context_covered(call.name) and "context" in arguments:
-        arguments = {key: value for key, value in arguments.items() if key != "context"}
-    for path, key, value in _ids(arguments, ()):
+    found: list[tuple[tuple[str | int, ...], str, Any]] = []
+    _collect_ids(call.arguments, (), found, "context" if _context_covered(call.name) else None)
+    findings = []
+    for path, key, value in found:
         if _has_pattern(call.name, path):
             continue
         pattern = SESSION_ID if key == "sessionId" else WORKSPACE_ID
         if isinstance(value, str) and not pattern.match(value):
             field = "arguments" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-            yield _finding("bad-id-format", f"{key} {value!r} does not match {pattern.pattern}", field)
+            findings.append(_finding("bad-id-format", f"{key} {value!r} does not match {pattern.pattern}", field))
+    return findings
 
 
 @functools.lru_cache(maxsize=4096)
@@ -91,16 +98,23 @@ def _context_covered(tool_name: str) -> bool:
     return all(_has_pattern(tool_name, ("context", key)) for key in ("sessionId", "workspaceId"))
 
 
-def _ids(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str, Any]]:
+def _collect_ids(
+    value: Any, path: tuple[str | int, ...], found: list[tuple[tuple[str | int, ...], str, Any]], skip: str | None
+) -> None:
+    """Append ``(path, key, value)`` for every scalar ``sessionId`` / ``workspaceId`` in ``value``, in order;
+    the top-level key ``skip`` is left out."""
     if isinstance(value, dict):
         for key, item in value.items():
-            if key in ("sessionId", "workspaceId") and not isinstance(item, dict | list):
-                yield (*path, key), key, item
-            else:
-                yield from _ids(item, (*path, key))
+            if key == skip:
+                continue
+            if isinstance(item, (dict, list)):
+                _collect_ids(item, (*path, key), found, None)
+            elif key in ("sessionId", "workspaceId"):
+                found.append(((*path, key), key, item))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _ids(item, (*path, index))
+            if isinstance(item, (dict, list)):
+                _collect_ids(item, (*path, index), found, None)
 
 
 def _schema_at(schema: dict[str, Any], path: tuple[str | int, ...]) -> dict[str, Any]:
@@ -119,28 +133,34 @@ def _schema_at(schema: dict[str, Any], path: tuple[str | int, ...]) -> dict[str,
     return node
 
 
-def matches_system_prompt(call: ToolCall, conversation: Conversation) -> Iterator[Finding]:
+def matches_system_prompt(call: ToolCall, conversation: Conversation) -> list[Finding]:
     """The context's sessionId and workspaceId are the ones the system prompt gives (or a listed workspace)."""
     context = call.arguments.get("context")
     if not isinstance(context, dict):
-        return
+        return []
     prompt = parse_session_prompt(conversation.system)
+    findings = []
     session_id = context.get("sessionId")
     if prompt.session_id and isinstance(session_id, str) and session_id != prompt.session_id:
-        yield _finding(
-            "session-mismatch",
-            f"sessionId {session_id!r} is not the system prompt's {prompt.session_id!r}",
-            "arguments.context.sessionId",
+        findings.append(
+            _finding(
+                "session-mismatch",
+                f"sessionId {session_id!r} is not the system prompt's {prompt.session_id!r}",
+                "arguments.context.sessionId",
+            )
         )
     workspace_id = context.get("workspaceId")
     allowed = prompt.allowed_workspaces
     if allowed and isinstance(workspace_id, str) and workspace_id not in allowed:
-        yield _finding(
-            "workspace-mismatch",
-            f"workspaceId {workspace_id!r} is neither the system prompt's workspace nor a listed one "
-            f"({', '.join(sorted(allowed))})",
-            "arguments.context.workspaceId",
+        findings.append(
+            _finding(
+                "workspace-mismatch",
+                f"workspaceId {workspace_id!r} is neither the system prompt's workspace nor a listed one "
+                f"({', '.join(sorted(allowed))})",
+                "arguments.context.workspaceId",
+            )
         )
+    return findings
 
 
 RULES = (context_first, id_formats, matches_system_prompt)

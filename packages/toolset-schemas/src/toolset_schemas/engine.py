@@ -12,6 +12,10 @@ Only a known subset of keywords is compiled: ``type``, ``enum``, ``const``, ``pa
 ``additionalProperties`` (a boolean), ``items`` (one schema) and local ``$ref``; annotations are ignored.
 A schema that uses anything else makes :func:`compile_schema` return ``None`` and the caller uses
 ``jsonschema`` for it. ``tests/schemas/test_engine.py`` checks both give the same findings.
+
+:func:`compile_validator` also returns a test, ``test(instance) -> bool``, true exactly when the check yields
+no error: plain closures without generators or error objects, about four times faster on valid data, so the
+checks run only for instances that fail.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 Check = Callable[[Any, tuple], Iterator["SchemaError"]]
+Test = Callable[[Any], bool]
+Compiled = tuple[Check, Test]
 
 ANNOTATIONS = frozenset(
     {
@@ -107,6 +113,12 @@ def _equal(one: Any, two: Any) -> bool:
 
 def compile_schema(schema: Any) -> Check | None:
     """Closures checking ``schema`` (``None`` when it uses a keyword outside the subset)."""
+    compiled = compile_validator(schema)
+    return None if compiled is None else compiled[0]
+
+
+def compile_validator(schema: Any) -> Compiled | None:
+    """``(check, test)`` for ``schema``: the errors, and whether there are none (``None``: outside the subset)."""
     try:
         return _Compiler(schema).compile(schema)
     except Unsupported:
@@ -120,7 +132,7 @@ def iter_errors(check: Check, instance: Any) -> Iterator[SchemaError]:
 class _Compiler:
     def __init__(self, root: Any) -> None:
         self.root = root
-        self.refs: dict[str, Check] = {}
+        self.refs: dict[str, Compiled] = {}
 
     def resolve(self, ref: str) -> Any:
         if not ref.startswith("#"):
@@ -136,41 +148,59 @@ class _Compiler:
                 raise Unsupported(ref)
         return node
 
-    def compile(self, schema: Any) -> Check:
+    def compile(self, schema: Any) -> Compiled:
         if schema is True or schema == {}:
-            return _nothing
+            return NOTHING
         if not isinstance(schema, dict):  # the false schema included
             raise Unsupported(repr(schema))
-        checks = [self.keyword(key, value, schema) for key, value in schema.items() if key not in ANNOTATIONS]
-        checks = [check for check in checks if check is not None]
-        if not checks:
-            return _nothing
-        if len(checks) == 1:
-            return checks[0]
+        compiled = [self.keyword(key, value, schema) for key, value in schema.items() if key not in ANNOTATIONS]
+        compiled = [pair for pair in compiled if pair is not None]
+        if not compiled:
+            return NOTHING
+        if len(compiled) == 1:
+            return compiled[0]
+        checks = [check for check, _test in compiled]
+        tests = tuple(test for _check, test in compiled)
 
         def check_all(instance: Any, path: tuple) -> Iterator[SchemaError]:
             for check in checks:
                 yield from check(instance, path)
 
-        return check_all
+        if len(tests) == 2:
+            first, second = tests
 
-    def keyword(self, key: str, value: Any, schema: dict) -> Check | None:
+            def test_all(instance: Any) -> bool:
+                return first(instance) and second(instance)
+        else:
+
+            def test_all(instance: Any) -> bool:
+                for test in tests:  # noqa: SIM110 - a loop is faster than all() over a generator
+                    if not test(instance):
+                        return False
+                return True
+
+        return check_all, test_all
+
+    def keyword(self, key: str, value: Any, schema: dict) -> Compiled | None:
         method = getattr(self, "k_" + key.lstrip("$"), None)
         if method is None:
             raise Unsupported(key)
         return method(value, schema)
 
-    def k_ref(self, ref: Any, schema: dict) -> Check:
+    def k_ref(self, ref: Any, schema: dict) -> Compiled:
         if not isinstance(ref, str):
             raise Unsupported("$ref")
         if ref not in self.refs:
-            target: list[Check] = []
-            self.refs[ref] = lambda instance, path: target[0](instance, path)  # recursion-safe placeholder
+            target: list[Compiled] = []
+            self.refs[ref] = (  # recursion-safe placeholders
+                lambda instance, path: target[0][0](instance, path),
+                lambda instance: target[0][1](instance),
+            )
             target.append(self.compile(self.resolve(ref)))
             self.refs[ref] = target[0]
         return self.refs[ref]
 
-    def k_type(self, types: Any, schema: dict) -> Check:
+    def k_type(self, types: Any, schema: dict) -> Compiled:
         names = [types] if isinstance(types, str) else list(types)
         if not all(name in _TYPES for name in names):
             raise Unsupported("type")
@@ -182,36 +212,43 @@ class _Compiler:
             if not test(instance):
                 yield SchemaError("type", types, path, instance, schema, f"{instance!r} is not of type {reprs}")
 
-        return check
+        return check, test
 
-    def k_enum(self, enums: Any, schema: dict) -> Check:
+    def k_enum(self, enums: Any, schema: dict) -> Compiled:
         if not isinstance(enums, list):
             raise Unsupported("enum")
         hashable = all(isinstance(e, str) for e in enums)
         strings = frozenset(enums) if hashable else frozenset()
 
-        def check(instance: Any, path: tuple) -> Iterator[SchemaError]:
+        def test(instance: Any) -> bool:
             if hashable and isinstance(instance, str):
-                ok = instance in strings
-            else:
-                ok = any(_equal(each, instance) for each in enums)
-            if not ok:
+                return instance in strings
+            return any(_equal(each, instance) for each in enums)
+
+        def check(instance: Any, path: tuple) -> Iterator[SchemaError]:
+            if not test(instance):
                 yield SchemaError("enum", enums, path, instance, schema, f"{instance!r} is not one of {enums!r}")
 
-        return check
+        return check, test
 
-    def k_const(self, const: Any, schema: dict) -> Check:
+    def k_const(self, const: Any, schema: dict) -> Compiled:
+        def test(instance: Any) -> bool:
+            return _equal(instance, const)
+
         def check(instance: Any, path: tuple) -> Iterator[SchemaError]:
             if not _equal(instance, const):
                 yield SchemaError("const", const, path, instance, schema, f"{const!r} was expected")
 
-        return check
+        return check, test
 
-    def k_pattern(self, pattern: Any, schema: dict) -> Check:
+    def k_pattern(self, pattern: Any, schema: dict) -> Compiled:
         try:
             search = re.compile(pattern).search
         except (re.error, TypeError):
             raise Unsupported("pattern") from None
+
+        def test(instance: Any) -> bool:
+            return not isinstance(instance, str) or search(instance) is not None
 
         def check(instance: Any, path: tuple) -> Iterator[SchemaError]:
             if isinstance(instance, str) and not search(instance):
@@ -219,44 +256,54 @@ class _Compiler:
                     "pattern", pattern, path, instance, schema, f"{instance!r} does not match {pattern!r}"
                 )
 
-        return check
+        return check, test
 
-    def _bound(self, key: str, limit: Any, schema: dict, kind: type | tuple, fails: Callable, text: str) -> Check:
+    def _bound(self, key: str, limit: Any, schema: dict, kind: type | tuple, fails: Callable, text: str) -> Compiled:
         if not isinstance(limit, int | float) or isinstance(limit, bool):
             raise Unsupported(key)
 
+        def test(instance: Any) -> bool:
+            return not (isinstance(instance, kind) and not isinstance(instance, bool) and fails(instance))
+
         def check(instance: Any, path: tuple) -> Iterator[SchemaError]:
-            if isinstance(instance, kind) and not isinstance(instance, bool) and fails(instance):
+            if not test(instance):
                 yield SchemaError(key, limit, path, instance, schema, f"{instance!r} {text}")
 
-        return check
+        return check, test
 
-    def k_minLength(self, n: Any, schema: dict) -> Check:
+    def k_minLength(self, n: Any, schema: dict) -> Compiled:
         text = "should be non-empty" if n == 1 else "is too short"
         return self._bound("minLength", n, schema, str, lambda v: len(v) < n, text)
 
-    def k_maxLength(self, n: Any, schema: dict) -> Check:
+    def k_maxLength(self, n: Any, schema: dict) -> Compiled:
         text = "is expected to be empty" if n == 0 else "is too long"
         return self._bound("maxLength", n, schema, str, lambda v: len(v) > n, text)
 
-    def k_minItems(self, n: Any, schema: dict) -> Check:
+    def k_minItems(self, n: Any, schema: dict) -> Compiled:
         text = "should be non-empty" if n == 1 else "is too short"
         return self._bound("minItems", n, schema, list, lambda v: len(v) < n, text)
 
-    def k_maxItems(self, n: Any, schema: dict) -> Check:
+    def k_maxItems(self, n: Any, schema: dict) -> Compiled:
         text = "is expected to be empty" if n == 0 else "is too long"
         return self._bound("maxItems", n, schema, list, lambda v: len(v) > n, text)
 
-    def k_minimum(self, n: Any, schema: dict) -> Check:
+    def k_minimum(self, n: Any, schema: dict) -> Compiled:
         return self._bound("minimum", n, schema, (int, float), lambda v: v < n, f"is less than the minimum of {n!r}")
 
-    def k_maximum(self, n: Any, schema: dict) -> Check:
+    def k_maximum(self, n: Any, schema: dict) -> Compiled:
         text = f"is greater than the maximum of {n!r}"
         return self._bound("maximum", n, schema, (int, float), lambda v: v > n, text)
 
-    def k_required(self, required: Any, schema: dict) -> Check:
+    def k_required(self, required: Any, schema: dict) -> Compiled:
         if not isinstance(required, list):
             raise Unsupported("required")
+
+        def test(instance: Any) -> bool:
+            if isinstance(instance, dict):
+                for name in required:
+                    if name not in instance:
+                        return False
+            return True
 
         def check(instance: Any, path: tuple) -> Iterator[SchemaError]:
             if isinstance(instance, dict):
@@ -266,28 +313,40 @@ class _Compiler:
                             "required", required, path, instance, schema, f"{name!r} is a required property"
                         )
 
-        return check
+        return check, test
 
-    def k_properties(self, properties: Any, schema: dict) -> Check:
+    def k_properties(self, properties: Any, schema: dict) -> Compiled:
         if not isinstance(properties, dict):
             raise Unsupported("properties")
         compiled = [(name, self.compile(sub)) for name, sub in properties.items()]
-        compiled = [(name, check) for name, check in compiled if check is not _nothing]
+        compiled = [(name, pair) for name, pair in compiled if pair is not NOTHING]
+        checks = [(name, check) for name, (check, _test) in compiled]
+        tests = [(name, test) for name, (_check, test) in compiled]
+
+        def test(instance: Any) -> bool:
+            if isinstance(instance, dict):
+                for name, sub in tests:
+                    if name in instance and not sub(instance[name]):
+                        return False
+            return True
 
         def check(instance: Any, path: tuple) -> Iterator[SchemaError]:
             if isinstance(instance, dict):
-                for name, sub in compiled:
+                for name, sub in checks:
                     if name in instance:
                         yield from sub(instance[name], (*path, name))
 
-        return check
+        return check, test
 
-    def k_additionalProperties(self, allowed: Any, schema: dict) -> Check | None:
+    def k_additionalProperties(self, allowed: Any, schema: dict) -> Compiled | None:
         if allowed is True or allowed == {}:
             return None
         if allowed is not False or "patternProperties" in schema:
             raise Unsupported("additionalProperties")
         known = frozenset(schema.get("properties", {}))
+
+        def test(instance: Any) -> bool:
+            return not isinstance(instance, dict) or known.issuperset(instance)
 
         def check(instance: Any, path: tuple) -> Iterator[SchemaError]:
             if isinstance(instance, dict) and not known.issuperset(instance):
@@ -297,16 +356,24 @@ class _Compiler:
                 message = f"Additional properties are not allowed ({listed} {verb} unexpected)"
                 yield SchemaError("additionalProperties", False, path, instance, schema, message)
 
-        return check
+        return check, test
 
-    def k_anyOf(self, alternatives: Any, schema: dict) -> Check:
+    def k_anyOf(self, alternatives: Any, schema: dict) -> Compiled:
         if not isinstance(alternatives, list) or not alternatives:
             raise Unsupported("anyOf")
         compiled = [self.compile(sub) for sub in alternatives]
+        checks = [check for check, _test in compiled]
+        tests = [test for _check, test in compiled]
+
+        def test(instance: Any) -> bool:
+            for sub in tests:  # noqa: SIM110 - a loop is faster than any() over a generator
+                if sub(instance):
+                    return True
+            return False
 
         def check(instance: Any, path: tuple) -> Iterator[SchemaError]:
             errors: list[SchemaError] = []
-            for sub in compiled:
+            for sub in checks:
                 found = list(sub(instance, path))
                 if not found:
                     return
@@ -316,22 +383,37 @@ class _Compiler:
             message = f"{instance!r} is not valid under any of the given schemas"
             yield SchemaError("anyOf", alternatives, path, instance, schema, message, errors)
 
-        return check
+        return check, test
 
-    def k_items(self, items: Any, schema: dict) -> Check | None:
+    def k_items(self, items: Any, schema: dict) -> Compiled | None:
         if "prefixItems" in schema or not isinstance(items, dict):
             raise Unsupported("items")
-        sub = self.compile(items)
-        if sub is _nothing:
+        compiled = self.compile(items)
+        if compiled is NOTHING:
             return None
+        sub, sub_test = compiled
+
+        def test(instance: Any) -> bool:
+            if isinstance(instance, list):
+                for item in instance:
+                    if not sub_test(item):
+                        return False
+            return True
 
         def check(instance: Any, path: tuple) -> Iterator[SchemaError]:
             if isinstance(instance, list):
                 for index, item in enumerate(instance):
                     yield from sub(item, (*path, index))
 
-        return check
+        return check, test
 
 
 def _nothing(instance: Any, path: tuple) -> Iterator[SchemaError]:
     return iter(())
+
+
+def _always(instance: Any) -> bool:
+    return True
+
+
+NOTHING: Compiled = (_nothing, _always)

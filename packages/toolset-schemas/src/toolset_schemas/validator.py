@@ -64,7 +64,7 @@ class ConversationResult:
         """No errors; for a label=false line, no errors before they were turned into expected ``info``."""
         if self.label is False:
             return self.expected_errors == 0
-        return not any(f.severity == "error" for f in self.findings)
+        return not self.findings or not any(f.severity == "error" for f in self.findings)
 
 
 @attrs.define
@@ -86,18 +86,22 @@ class Report:
 
     def add(self, result: ConversationResult) -> None:
         counts = self.counts
+        valid = result.valid
         counts["conversations"] += 1
         counts["tool_calls"] += result.tool_calls
-        counts["valid"] += result.valid
+        counts["valid"] += valid
         if result.label is True:
             counts["desirable"] += 1
-            counts["desirable_valid"] += result.valid
+            counts["desirable_valid"] += valid
         elif result.label is False:
             counts["undesirable"] += 1
-            counts["undesirable_with_errors"] += not result.valid
-        self.by_tool.update(tool for tool in result.tools if tool)
-        self.conversation_findings += result.findings
-        self.expected_findings += result.expected
+            counts["undesirable_with_errors"] += not valid
+        if result.tools:
+            self.by_tool.update(tool for tool in result.tools if tool)
+        if result.findings:
+            self.conversation_findings += result.findings
+        if result.expected:
+            self.expected_findings += result.expected
 
     @property
     def findings(self) -> list[Finding]:
@@ -153,18 +157,23 @@ class Validator:
     """
 
     def __init__(self, catalog: ToolCatalog, *, strict: bool = False) -> None:
-        from toolset_schemas.engine import compile_schema
+        from toolset_schemas.engine import compile_validator
 
         self.catalog = catalog
         self.strict = strict
         self._schemas = {tool.name: tool.parameters for tool in catalog.tools}
-        self._compiled = {name: compile_schema(schema) for name, schema in self._schemas.items()}
+        compiled = {name: compile_validator(schema) for name, schema in self._schemas.items()}
+        self._compiled = {name: None if pair is None else pair[0] for name, pair in compiled.items()}
+        self._tests = {name: pair[1] for name, pair in compiled.items() if pair is not None}
         self._jsonschema: dict[str, Any] = {}
         self._hints: dict[tuple[str, tuple[str, ...]], str | None] = {}
 
     def _errors(self, name: str, arguments: dict[str, Any]) -> Iterable[Any]:
         compiled = self._compiled[name]
         if compiled is not None:
+            test = self._tests.get(name)
+            if test is not None and test(arguments):  # valid: no need to build the errors
+                return ()
             return compiled(arguments, ())
         if name not in self._jsonschema:
             from jsonschema import Draft202012Validator
