@@ -53,9 +53,10 @@ class ToolsetGroup(click.Group):
 
 def report_plugin_errors() -> None:
     """Print the plugin errors recorded since the last call to stderr (imports nothing)."""
-    from toolset.plugins import new_errors
-
-    for name, error in new_errors():
+    plugins = sys.modules.get("toolset.plugins")
+    if plugins is None:  # no plugin was loaded (toolset --version)
+        return
+    for name, error in plugins.new_errors():
         click.echo(f"toolset: plugin {name}: {error} (see `toolset plugins`)", err=True)
 
 
