@@ -211,41 +211,49 @@ def _convert(record: dict[str, Any], fmt: str, number: int, report: Any) -> Conv
         return None
     messages: list[Message] = []
     for index, raw in enumerate(raw_messages):
-        field = f"{key}[{index}]"
         if not isinstance(raw, dict) or not isinstance(raw.get("role"), str) or raw["role"] not in ROLES:
+            field = f"{key}[{index}]"
             report("message.bad_role", f"role must be one of {sorted(ROLES)}", number, field=field, severity="error")
             continue
-        messages.extend(_message(raw, fmt, number, field, report))
+        messages += _message(raw, fmt, number, key, index, report)
     label = record.get("label")
     if label is not None and not isinstance(label, bool):
         report("label.not_bool", f"label must be true or false, not {label!r}", number, field="label", severity="error")
         label = None
-    if not any(message.role == "assistant" for message in messages):
+    for message in messages:  # a loop: faster than any() over a generator
+        if message.role == "assistant":
+            break
+    else:
         report("conversation.no_assistant", "no assistant turn", number, field=key)
     metadata = {k: v for k, v in record.items() if k not in {"conversations", "messages", "label", "tools"}}
     tools = record.get("tools") if isinstance(record.get("tools"), list) else []
     return Conversation(messages=messages, tools=tools, label=label, metadata=metadata)
 
 
-def _message(raw: dict[str, Any], fmt: str, number: int, field: str, report: Any) -> list[Message]:
+def _message(raw: dict[str, Any], fmt: str, number: int, key: str, index: int, report: Any) -> list[Message]:
     role, content = raw["role"], raw.get("content")
     if content is not None and not isinstance(content, str):
         content = json.dumps(content, ensure_ascii=False)
-    raw_calls = raw.get("tool_calls") or []
-    if not isinstance(raw_calls, list):
-        kind = type(raw_calls).__name__
-        report(
-            "message.bad_tool_calls", f"tool_calls must be a list, not {kind}", number, field=field, severity="error"
-        )
-        raw_calls = []
-    calls = [_structured_call(call, number, f"{field}.tool_calls[{i}]", report) for i, call in enumerate(raw_calls)]
+    raw_calls = raw.get("tool_calls")
+    calls: list[ToolCall] = []
+    if raw_calls:
+        if isinstance(raw_calls, list):
+            calls = [
+                _structured_call(call, number, f"{key}[{index}].tool_calls[{i}]", report)
+                for i, call in enumerate(raw_calls)
+            ]
+        else:
+            text = f"tool_calls must be a list, not {type(raw_calls).__name__}"
+            report("message.bad_tool_calls", text, number, field=f"{key}[{index}]", severity="error")
     if role == "assistant" and content is None and not calls:
+        field = f"{key}[{index}]"
         report("message.null_content", "assistant message with no content and no tool calls", number, field=field)
     message = Message(
         role=role, content=content, tool_calls=calls, tool_call_id=raw.get("tool_call_id"), name=raw.get("name")
     )
     if role != "assistant" or calls or not content:
         return [message]
+    field = f"{key}[{index}]"
     if fmt == "hermes" and "<tool_call>" in content:
         return [_hermes(message, number, field, report)]
     if fmt == "mistral" and "[TOOL_CALLS]" in content:
