@@ -150,8 +150,15 @@ def matches_system_prompt(call: ToolCall, conversation: Conversation) -> list[Fi
             )
         )
     workspace_id = context.get("workspaceId")
-    allowed = prompt.allowed_workspaces
-    if allowed and isinstance(workspace_id, str) and workspace_id not in allowed:
+    # Not among prompt.allowed_workspaces (when the prompt names any), tested without building that set.
+    named = prompt.workspace_id or prompt.available_workspaces
+    if (
+        named
+        and isinstance(workspace_id, str)
+        and not (prompt.workspace_id and workspace_id == prompt.workspace_id)
+        and workspace_id not in prompt.available_workspaces
+    ):
+        allowed = prompt.allowed_workspaces
         findings.append(
             _finding(
                 "workspace-mismatch",

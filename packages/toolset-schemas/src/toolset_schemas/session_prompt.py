@@ -44,42 +44,21 @@ _PATTERNS = {
     key: (re.compile(_XML.format(key=key)), re.compile(_BULLET.format(key=key), re.M))
     for key in ("sessionId", "workspaceId")
 }
-# The regular expressions above define what is found; the functions below find the same faster, starting from
+# _AVAILABLE and _LISTED_ID define what is found; the functions below find the same faster, starting from
 # str.find of a literal instead of trying the pattern at every position (tests/schemas compare both).
-_BULLET_VALUE = re.compile(r"""\s*["']?([^"'\s]+)""")
 _OPEN, _CLOSE = "<available_workspaces>", "</available_workspaces>"
 _LISTED_ID_AT = re.compile(_LISTED_ID.pattern.removeprefix(r"\b"))
 
 
 def _find(key: str, text: str) -> tuple[str | None, str | None]:
-    xml = _PATTERNS[key][0].search(text)
+    xml_pattern, bullet_pattern = _PATTERNS[key]
+    xml = xml_pattern.search(text)
     if xml:
         return xml.group(1), "xml"
-    bullet = _bullet(key, text)
+    bullet = bullet_pattern.search(text)
     if bullet:
-        return bullet, "bullet"
+        return bullet.group(1), "bullet"
     return None, None
-
-
-def _bullet(key: str, text: str) -> str | None:
-    """The value ``_BULLET`` (multi-line) finds for ``key``: the first ``key:`` with only blanks, a ``-`` and
-    blanks holding a line start before it, and a value after it."""
-    target = key + ":"
-    at = text.find(target)
-    while at != -1:
-        dash = at - 1
-        while dash >= 0 and text[dash].isspace():
-            dash -= 1
-        if dash >= 0 and text[dash] == "-":
-            before = dash - 1
-            while before >= 0 and text[before].isspace():
-                before -= 1
-            if before < 0 or "\n" in text[before + 1 : dash]:
-                value = _BULLET_VALUE.match(text, at + len(target))
-                if value:
-                    return value.group(1)
-        at = text.find(target, at + 1)
-    return None
 
 
 def _available_blocks(text: str) -> list[str]:
