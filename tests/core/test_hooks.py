@@ -175,3 +175,14 @@ def test_conformance_kit_flags_problems():
     assert any("is not an attrs class" in p for p in problems)
     assert any("factory must accept 1 positional" in p for p in problems)
     assert check_plugin(object()) == ["implements none of the toolset hooks: " + ", ".join(HOOK_NAMES)]
+
+
+def test_conformance_kit_checks_what_the_pipeline_reads_from_a_trainer():
+    class BadTrainer:
+        @hookimpl
+        def register_trainers(self, register):
+            register(Trainer("t", "A trainer", None, fake_train, merge_exporter="Merged 16", describe=lambda: []))
+
+    problems = check_plugin(BadTrainer())
+    assert "trainer 't': merge_exporter 'Merged 16' must be None or an exporter name" in problems
+    assert "trainer 't': describe must accept 2 positional arguments (run_config, config)" in problems

@@ -97,9 +97,21 @@ class Formatter(Component):
 
 @attrs.frozen
 class Trainer(Component):
-    """``factory(run_config, run_dir: Path, config) -> Path``: trains and returns the final model dir."""
+    """``factory(run_config, run_dir: Path, config) -> Path``: trains and returns the final model dir.
+
+    ``toolset pipeline`` also passes, by keyword and only those the factory's signature names (or all with
+    ``**options``): ``parent`` (the previous stage's run dir, or None), ``resume`` (continue an interrupted run
+    in ``run_dir``) and ``echo`` (a ``print``-like callable for progress lines). ``describe(run_config, config)``
+    returns the lines ``--dry-run`` prints; ``adapter_exporter`` names the exporter that copies the final model's
+    adapter and ``merge_exporter`` the one that merges it into a Hugging Face folder (for GGUF); None: the
+    trained model offers no such export.
+    """
 
     kind: ClassVar[str] = "trainer"
+
+    adapter_exporter: str | None = "adapter"
+    merge_exporter: str | None = None
+    describe: Callable[[Any, Any], Iterable[str]] | None = None
 
 
 @attrs.frozen

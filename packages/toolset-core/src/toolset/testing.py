@@ -29,6 +29,7 @@ from toolset.components import (
     Component,
     ToolCatalog,
     ToolSpec,
+    Trainer,
 )
 from toolset.plugins import HOOK_NAMES, HOOKS, unknown_hooks
 
@@ -98,6 +99,8 @@ def check_component(component: Component) -> list[str]:
     if not callable(component.factory):
         return [*problems, "factory is not callable"]
     problems += _check_arity(component)
+    if isinstance(component, Trainer):
+        problems += _check_trainer_fields(component)
     availability = component.availability()
     if not isinstance(availability, Availability):
         problems.append(f"check() returned {availability!r}, expected an Availability")
@@ -120,6 +123,26 @@ def _check_arity(component: Component) -> list[str]:
     except ValueError:  # builtins without a signature
         return []
     return []
+
+
+def _check_trainer_fields(trainer: Trainer) -> list[str]:
+    """What ``toolset pipeline`` reads beside the factory: exporter names and the dry-run ``describe``."""
+    problems = []
+    for field in ("adapter_exporter", "merge_exporter"):
+        name = getattr(trainer, field)
+        if name is not None and (not isinstance(name, str) or not NAME_RE.match(name)):
+            problems.append(f"{field} {name!r} must be None or an exporter name")
+    if trainer.describe is not None:
+        if not callable(trainer.describe):
+            problems.append("describe is not callable")
+        else:
+            try:
+                inspect.signature(trainer.describe).bind(None, None)
+            except TypeError:
+                problems.append("describe must accept 2 positional arguments (run_config, config)")
+            except ValueError:
+                pass
+    return problems
 
 
 def _check_toolset(component: Component, config: Any) -> list[str]:

@@ -1,16 +1,14 @@
-"""CLI: ``toolset train sft|kto CONFIG`` and ``toolset pipeline CONFIG``."""
+"""CLI: ``toolset train sft|kto CONFIG`` (``toolset pipeline`` is toolset-core's, training through the trainers)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import click
 
 from toolset.config import RunConfig, load_config
 from toolset.errors import ToolsetError
+from toolset.launch import launched
 
 config_argument = click.argument("config_file", metavar="CONFIG", required=False, type=click.Path(path_type=Path))
 preset_option = click.option("--preset", help="Start from this preset (tiny, 3b, 7b, 13b, 20b).")
@@ -29,38 +27,10 @@ def _config(config_file: Path | None, preset: str | None, overrides: tuple[str, 
 
 def _relaunch(num_processes: int) -> int:
     """Run this same command under ``accelerate launch`` with ``num_processes`` processes."""
-    args = sys.argv[1:]
-    cleaned: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-            continue
-        if arg == "--num-processes":
-            skip = True
-            continue
-        if arg.startswith("--num-processes="):
-            continue
-        cleaned.append(arg)
+    from toolset.launch import relaunch
     from toolset_cuda.engine import cuda_available
 
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes)]
-    # --multi_gpu selects accelerate's torch.distributed launcher; on a CPU machine the processes then join a
-    # gloo group (TrainingArguments.ddp_backend), which is what a CPU-only DDP run needs.
-    launcher += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--multi_gpu"]
-    if not cuda_available():
-        launcher += ["--main_process_port", str(_free_port())]
-    command = [*launcher, "-m", "toolset", *cleaned]
-    environment = {**os.environ, "TOOLSET_LAUNCHED": "1"}
-    return subprocess.call(command, env=environment)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return relaunch(num_processes, main_process_port=not cuda_available())
 
 
 def _echo(line: str) -> None:
@@ -90,7 +60,7 @@ def train_command(
 ) -> None:
     """Train with SFT or KTO (TRL; Unsloth on CUDA, transformers + PEFT elsewhere)."""
     config = _config(config_file, preset, overrides)
-    if num_processes > 1 and not os.environ.get("TOOLSET_LAUNCHED"):
+    if num_processes > 1 and not launched():
         if run_dir is None and config.run_id is None:
             raise ToolsetError("--num-processes needs a fixed run folder: give --run-dir or set run_id")
         raise SystemExit(_relaunch(num_processes))
@@ -109,28 +79,3 @@ def train_command(
     result = training.train(method, config, run_dir=run_dir, parent=parent, resume=resume, echo=_echo, plan=plan)
     if training.rank() == 0:
         click.echo(f"final model: {result.final_model}")
-
-
-@click.command(name="pipeline")
-@config_argument
-@preset_option
-@set_option
-@resume_option
-@dry_run_option
-@click.option("--run-dir", type=click.Path(path_type=Path), help="Pipeline folder (default: OUTPUT_DIR/RUN_ID).")
-def pipeline_command(
-    config_file: Path | None,
-    preset: str | None,
-    overrides: tuple[str, ...],
-    resume: bool,
-    dry_run: bool,
-    run_dir: Path | None,
-) -> None:
-    """SFT, then KTO from the SFT adapter, then the export and eval stages the config names."""
-    config = _config(config_file, preset, overrides)
-    from toolset_cuda.engine import prime
-
-    prime(config)
-    from toolset_cuda.pipeline import run_pipeline
-
-    run_pipeline(config, run_dir=run_dir, resume=resume, dry_run=dry_run, echo=_echo)

@@ -1,10 +1,11 @@
-"""The toolset plugin of toolset-cuda (entry point group ``toolset``): trainers, exporters and commands.
+"""The toolset plugin of toolset-cuda (entry point group ``toolset``): trainers, exporters and ``toolset train``.
 
 Nothing heavy is imported here: torch, transformers, TRL and PEFT load when a factory or command runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +20,46 @@ TRAINING_MODULES = ("torch", "transformers", "trl", "peft", "datasets", "acceler
 
 
 def _trainer(method: str):
-    def factory(run_config: RunConfig, run_dir: Path, config: Any = None) -> Path:
+    def factory(
+        run_config: RunConfig,
+        run_dir: Path,
+        config: Any = None,
+        *,
+        parent: Path | None = None,
+        resume: bool = False,
+        echo: Callable[[str], None] = print,
+    ) -> Path:
         from toolset_cuda.engine import prime
 
-        if config is not None:
-            run_config = attrs.evolve(run_config, train=attrs.evolve(run_config.train, **{method: config}))
+        run_config = _with_settings(run_config, method, config)
         prime(run_config)
         from toolset_cuda import training
 
-        return training.train(method, run_config, run_dir=Path(run_dir)).final_model
+        result = training.train(method, run_config, run_dir=Path(run_dir), parent=parent, resume=resume, echo=echo)
+        return result.final_model
 
     factory.__name__ = f"train_{method}"
     return factory
+
+
+def _describe(method: str):
+    def describe(run_config: RunConfig, config: Any = None) -> list[str]:
+        from toolset_cuda.engine import prime
+
+        run_config = _with_settings(run_config, method, config)
+        prime(run_config)
+        from toolset_cuda import training
+
+        return training.describe(training.plan_run(method, run_config))
+
+    describe.__name__ = f"describe_{method}"
+    return describe
+
+
+def _with_settings(run_config: RunConfig, method: str, config: Any) -> RunConfig:
+    if config is None:
+        return run_config
+    return attrs.evolve(run_config, train=attrs.evolve(run_config.train, **{method: config}))
 
 
 def training_availability() -> Availability:
@@ -69,6 +98,9 @@ def register_trainers(register):
             factory=_trainer("sft"),
             requires=TRAINING_MODULES,
             check=training_availability,
+            adapter_exporter="lora",
+            merge_exporter="merged-16bit",
+            describe=_describe("sft"),
         )
     )
     register(
@@ -79,6 +111,9 @@ def register_trainers(register):
             factory=_trainer("kto"),
             requires=TRAINING_MODULES,
             check=training_availability,
+            adapter_exporter="lora",
+            merge_exporter="merged-16bit",
+            describe=_describe("kto"),
         )
     )
 
@@ -116,7 +151,6 @@ def register_exporters(register):
 
 @hookimpl
 def register_commands(cli):
-    from toolset_cuda.commands import pipeline_command, train_command
+    from toolset_cuda.commands import train_command
 
     cli.add_command(train_command)
-    cli.add_command(pipeline_command)

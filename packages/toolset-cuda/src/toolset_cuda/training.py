@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from transformers.trainer_callback import ProgressCallback
 
 from toolset.config import RunConfig
 from toolset.errors import ToolsetError
+from toolset.launch import rank, world_size
 from toolset.models import local_model_dir
 from toolset.runs import MetricsLog, new_run_id, plot_loss, prepare_run
 from toolset.storage import atomic_directory, atomic_file, check_free_space
@@ -28,14 +28,6 @@ from toolset_cuda import engine as engines
 from toolset_cuda.data import PreparedData, prepare_data
 
 Echo = Callable[[str], None]
-
-
-def rank() -> int:
-    return int(os.environ.get("RANK", "0"))
-
-
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 @attrs.define

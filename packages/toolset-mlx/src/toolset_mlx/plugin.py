@@ -43,10 +43,18 @@ def export_fused(source: Path, destination: Path, config: FuseConfig | None = No
     return fuse(Path(base), Path(source), Path(destination), overwrite=config.overwrite)
 
 
-def _train(run_config, run_dir, config):
+def _train(run_config, run_dir, config=None, *, parent=None, resume=False, echo=print):
+    """``toolset pipeline``'s call: ``parent`` (an earlier mlx-lora stage) gives the adapters to start from;
+    ``resume`` skips the curriculum stages that finished in ``run_dir``."""
     from toolset_mlx.trainer import train_mlx
 
-    return train_mlx(run_config, run_dir, config)
+    return train_mlx(run_config, run_dir, config, parent=parent, resume=resume, echo=echo)
+
+
+def _describe(run_config, config=None):
+    from toolset_mlx.trainer import describe
+
+    return describe(run_config, config)
 
 
 @hookimpl
@@ -61,6 +69,9 @@ def register_trainers(register):
             factory=_train,
             requires=("mlx.core", "mlx_lm"),
             check=mlx_availability,
+            adapter_exporter="adapter",
+            merge_exporter="mlx-fuse",
+            describe=_describe,
         )
     )
 

@@ -109,17 +109,8 @@ def _metrics_writer(metrics: MetricsLog, log: RunLog) -> Callable[[dict[str, Any
     return write
 
 
-def train_mlx(
-    config: RunConfig, run_dir: Path | None, options: MlxTrainOptions | None = None, *, echo: Echo = print
-) -> Path:
-    """Run the selected stages; returns ``final_model`` (the last stage's adapters and the tokenizer with the
-    training chat template)."""
-    options = options or MlxTrainOptions()
-    stages = stages_of(config)
-    chosen = select_stages(stages, options.stage)
-    model_path = model_folder(config)
-    if not (model_path / "config.json").is_file():
-        raise ToolsetError(f"{model_path}: not a local model folder (config.json missing); MLX runs need local weights")
+def _template(config: RunConfig, model_path: Path) -> tuple[Any, str, str]:
+    """The tokenizer, the chat template to train with and the note saying which and why."""
     tokenizer = load_tokenizer(model_path, config.model.trust_remote_code)
     template, note = resolve_template(
         tokenizer,
@@ -128,12 +119,95 @@ def train_mlx(
         model_name=config.model.name,
         model_type=model_type(model_path),
     )
+    return tokenizer, template, note
+
+
+def _local_model(config: RunConfig) -> Path:
+    model_path = model_folder(config)
+    if not (model_path / "config.json").is_file():
+        raise ToolsetError(f"{model_path}: not a local model folder (config.json missing); MLX runs need local weights")
+    return model_path
+
+
+def describe(config: RunConfig, options: MlxTrainOptions | None = None) -> list[str]:
+    """What a run would do, for ``--dry-run``: model, template, and each chosen stage's data; loads no weights."""
+    options = options or MlxTrainOptions()
+    stages = stages_of(config)
+    chosen = select_stages(stages, options.stage)
+    model_path = _local_model(config)
+    tokenizer, template, note = _template(config, model_path)
+    mlx = config.train.mlx
+    lines = [
+        f"method: mlx-lora ({mlx.fine_tune_type}, rank {config.lora.r}, scale {mlx.scale}, {mlx.num_layers} layers, "
+        f"batch {mlx.batch_size})    model: {config.model.name} ({model_path})",
+        note,
+    ]
+    for index in chosen:
+        stage = stages[index]
+        stats = prepare_stage(config, stage, tokenizer, template, mask_prompt=mlx.mask_prompt).stats
+        lines.append(
+            f"stage {index + 1}/{len(stages)} {stage.name}: {stats['conversations']} conversations, "
+            f"{stats['duplicates']} duplicates, {stats['too_long']} over {stats['max_length']} tokens; "
+            f"train {stats['train']}, eval {stats['eval']}; tokens per example {stats['tokens']['min']}-"
+            f"{stats['tokens']['max']}; {stage.iterations} iterations, lr {stage.learning_rate}"
+        )
+    return lines
+
+
+def _finished(run_dir: Path, stages: list[MlxStageConfig], chosen: list[int]) -> list[int]:
+    """The leading chosen stages whose adapters a previous attempt wrote (a stage's folder appears complete)."""
+    done = []
+    for index in chosen:
+        if not (run_dir / "stages" / stages[index].name / ADAPTER_FILE).is_file():
+            break
+        done.append(index)
+    return done
+
+
+def train_mlx(
+    config: RunConfig,
+    run_dir: Path | None,
+    options: MlxTrainOptions | None = None,
+    *,
+    echo: Echo = print,
+    parent: Path | None = None,
+    resume: bool = False,
+) -> Path:
+    """Run the selected stages; returns ``final_model`` (the last stage's adapters and the tokenizer with the
+    training chat template).
+
+    ``parent``: an earlier mlx-lora run whose ``final_model`` adapters the first stage starts from (unless
+    ``options.resume_adapter`` names others); it is recorded in ``lineage.json``. ``resume``: stages whose
+    adapters ``run_dir/stages/NAME`` already holds are not trained again.
+    """
+    from toolset.launch import world_size
+
+    options = options or MlxTrainOptions()
+    if world_size() > 1:
+        raise ToolsetError("mlx-lora trains in one process: drop --num-processes")
+    stages = stages_of(config)
+    chosen = select_stages(stages, options.stage)
+    model_path = _local_model(config)
+    if parent is not None and options.resume_adapter is None:
+        adapters = Path(parent) / "final_model"
+        if not (adapters / ADAPTER_FILE).is_file():
+            raise ToolsetError(
+                f"parent run {parent}: no {ADAPTER_FILE} in its final_model; mlx-lora continues only an mlx-lora "
+                "adapter (put mlx-lora first in train.stages)"
+            )
+        options = attrs.evolve(options, resume_adapter=str(adapters))
+    tokenizer, template, note = _template(config, model_path)
     trained_on = sorted({path for index in range(chosen[-1] + 1) for path in stages[index].datasets})
+    for index in chosen:
+        missing = [path for path in stages[index].datasets if not Path(path).is_file()]
+        if missing:
+            raise ToolsetError(f"stage {stages[index].name}: dataset {missing[0]} not found")
     detail = engine_detail()
     run_dir = prepare_run(
         config,
         run_dir=run_dir,
         datasets=trained_on,
+        parent=parent,
         method="mlx-lora",
         extra={
             "engine": "mlx-lm",
@@ -161,11 +235,15 @@ def train_mlx(
                 f"but {earlier / ADAPTER_FILE} does not exist: run that stage first or give resume_adapter"
             )
         previous = earlier
+    finished = _finished(run_dir, stages, chosen) if resume else []
+    if finished:
+        previous = run_dir / "stages" / stages[finished[-1]].name
+        log(f"resuming: stage(s) {', '.join(stages[i].name for i in finished)} done earlier")
     if previous is not None:
         log(f"starting from adapters in {previous}")
     write = _metrics_writer(MetricsLog(run_dir), log)
     started = time.perf_counter()
-    for index in chosen:
+    for index in chosen[len(finished) :]:
         stage = stages[index]
         data = prepare_stage(config, stage, tokenizer, template, mask_prompt=mlx.mask_prompt)
         for finding in data.findings:

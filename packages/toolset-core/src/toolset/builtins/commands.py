@@ -1,4 +1,5 @@
-"""Built-in commands: ``config``, ``toolsets`` and ``ask`` (one question to a backend with a tool set's tools)."""
+"""Built-in commands: ``config``, ``toolsets``, ``ask`` (one question to a backend with a tool set's tools),
+``export``, ``upload``, ``quickstart`` and ``pipeline`` (every ``train.stages`` trainer, then export and eval)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def register_commands(cli):
     cli.add_command(export)
     cli.add_command(upload)
     cli.add_command(quickstart)
+    cli.add_command(pipeline)
 
 
 @click.group(name="config")
@@ -191,3 +193,39 @@ def quickstart(ctx: click.Context, output: Path, resume: bool, eval_cases: int, 
 
     options = QuickstartOptions(eval_cases=eval_cases, sft_steps=sft_steps, kto_steps=kto_steps)
     run_quickstart(ctx.find_root().command, output, resume, options)
+
+
+@click.command()
+@click.argument("config_file", metavar="CONFIG", required=False, type=click.Path(path_type=Path))
+@click.option("--preset", help="Start from this preset (tiny, 3b, 7b, mac-7b, ...).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value.")
+@click.option("--resume", is_flag=True, help="Continue: skip finished stages, resume an interrupted one.")
+@click.option("--dry-run", is_flag=True, help="Check the stages and print each trainer's plan (data, steps); stop.")
+@click.option("--run-dir", type=click.Path(path_type=Path), help="Pipeline folder (default: OUTPUT_DIR/RUN_ID).")
+@click.option(
+    "--num-processes", type=click.IntRange(1), default=1, show_default=True, help="Processes (accelerate, DDP)."
+)
+def pipeline(
+    config_file: Path | None,
+    preset: str | None,
+    overrides: tuple[str, ...],
+    resume: bool,
+    dry_run: bool,
+    run_dir: Path | None,
+    num_processes: int,
+) -> None:
+    """Train each of train.stages in turn (sft, kto, mlx-lora, ...), each from the one before; export; evaluate."""
+    from toolset.config import load_config
+    from toolset.errors import ToolsetError
+    from toolset.launch import launched, relaunch
+    from toolset.pipeline import run_pipeline, stage_trainers
+
+    if config_file is None and preset is None:
+        raise ToolsetError("give a CONFIG file or --preset (e.g. --preset tiny)")
+    config = load_config(config_file, preset=preset, overrides=overrides)
+    if num_processes > 1 and not launched() and not dry_run:
+        stage_trainers(config)  # a bad stage is one message, not one per process
+        if run_dir is None and config.run_id is None:
+            raise ToolsetError("--num-processes needs a fixed pipeline folder: give --run-dir or set run_id")
+        raise SystemExit(relaunch(num_processes))
+    run_pipeline(config, run_dir=run_dir, resume=resume, dry_run=dry_run, echo=click.echo)

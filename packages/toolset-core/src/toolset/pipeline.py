@@ -1,0 +1,340 @@
+"""``toolset pipeline``: each of ``train.stages`` through its registered trainer, each stage continuing the one
+before, then export and eval — the same folder on CUDA, CPU and MLX, whichever plugin trains.
+
+ROOT/ (OUTPUT_DIR/RUN_ID)
+  STAGE/                one run directory per stage (``toolset.runs`` layout: config.yaml, lineage.json,
+                        logs/metrics.jsonl, final_model/); its lineage names the previous stage as parent
+  export/adapter/       the last stage's adapter, by the trainer's ``adapter_exporter``  (export.formats: adapter)
+  export/merged/        base + adapter merged, by the trainer's ``merge_exporter``      (export.formats: merged)
+  export/gguf/          GGUF per export.gguf_types (+ export/ollama/Modelfile)         (export.formats: gguf)
+  eval/                 `toolset eval run` on the first GGUF  (eval.after_training: true)
+  pipeline.json         what finished; ``--resume`` skips it
+
+Stage names are looked up in the trainer registry, so ``sft``/``kto`` (toolset-cuda), ``mlx-lora``
+(toolset-mlx) and any plugin's trainer run the same way. Only rank 0 writes shared files.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+
+from toolset.components import Exporter, Trainer
+from toolset.config import RunConfig
+from toolset.errors import ToolsetError
+from toolset.launch import rank
+from toolset.registry import KNOWN_PROVIDERS, install_command
+from toolset.runs import new_run_id
+from toolset.storage import atomic_file
+
+Echo = Callable[[str], None]
+TRAINER_OPTIONS = ("parent", "resume", "echo")
+
+
+class _State:
+    def __init__(self, root: Path, resume: bool) -> None:
+        self.path = root / "pipeline.json"
+        self.data: dict[str, Any] = {"stages": {}}
+        if self.path.is_file():
+            if not resume:
+                raise ToolsetError(f"{root} already holds a pipeline: add --resume to continue it, or change run_id")
+            self.data = json.loads(self.path.read_text())
+
+    def done(self, name: str) -> Any:
+        return self.data["stages"].get(name)
+
+    def record(self, name: str, result: Any) -> None:
+        self.data["stages"][name] = result
+        if rank() == 0:
+            with atomic_file(self.path) as handle:
+                json.dump(self.data, handle, indent=2, default=str)
+
+
+def stage_trainers(config: RunConfig) -> list[Trainer]:
+    """The trainer of each ``train.stages`` name, checked before anything runs: known, usable here, and able to
+    give the exports ``export.formats`` asks for."""
+    from toolset.plugins import get_registries
+
+    stages = list(config.train.stages)
+    if not stages:
+        raise ToolsetError("train.stages is empty: name the trainers to run, e.g. [sft, kto] or [mlx-lora]")
+    twice = sorted({stage for stage in stages if stages.count(stage) > 1})
+    if twice:
+        raise ToolsetError(f"train.stages names {', '.join(twice)} twice: each stage gets its own folder ROOT/STAGE")
+    registries = get_registries()
+    trainers = []
+    for stage in stages:
+        if stage not in registries.trainers:
+            raise ToolsetError(f"train.stages: {registries.trainers.unknown_message(stage)}")
+        trainer = registries.trainers.get(stage)
+        availability = trainer.availability()
+        if not availability.usable:
+            raise ToolsetError(f"train.stages: trainer {stage!r} cannot run here: {availability.detail}{_hint(stage)}")
+        trainers.append(trainer)
+    last = trainers[-1]
+    wanted = {
+        "adapter": ("adapter_exporter", "adapter" in config.export.formats),
+        "merged": ("merge_exporter", bool({"merged", "gguf"} & set(config.export.formats))),
+    }
+    for what, (field, needed) in wanted.items():
+        name = getattr(last, field)
+        if not needed:
+            continue
+        if name is None:
+            raise ToolsetError(
+                f"export.formats: trainer {last.name!r} names no {field.replace('_', ' ')}, so its model cannot be "
+                f"exported as {what}{' (GGUF is made from the merged model)' if what == 'merged' else ''}; "
+                "drop it from export.formats"
+            )
+        _usable_exporter(name, f"{field.replace('_', ' ')} of trainer {last.name!r}")
+    if "gguf" in config.export.formats:
+        _usable_exporter("gguf", "export.formats: gguf")
+        if config.export.ollama_modelfile:
+            _usable_exporter("ollama", "export.ollama_modelfile")
+        if config.eval.after_training and config.eval.backend not in registries.backends:
+            raise ToolsetError(f"eval.backend: {registries.backends.unknown_message(config.eval.backend)}")
+    return trainers
+
+
+def _hint(stage: str) -> str:
+    provider = KNOWN_PROVIDERS.get(("trainer", stage))
+    return f" (install: {install_command(provider[1])})" if provider else ""
+
+
+def _usable_exporter(name: str, what: str) -> Exporter:
+    from toolset.plugins import get_registries
+
+    exporters = get_registries().exporters
+    if name not in exporters:
+        raise ToolsetError(f"{what}: {exporters.unknown_message(name)}")
+    exporter = exporters.get(name)
+    availability = exporter.availability()
+    if not availability.usable:
+        raise ToolsetError(f"{what}: exporter {name!r} cannot run here: {availability.detail}")
+    return exporter
+
+
+def trainer_settings(trainer: Trainer, config: RunConfig) -> Any:
+    """The ``config`` argument of a trainer's factory: the run config's ``train.NAME`` section when it is an
+    instance of the trainer's config class (``train.sft`` for ``sft``), else the class's defaults."""
+    section = getattr(config.train, trainer.name.replace("-", "_"), None)
+    if trainer.config is not None and isinstance(section, trainer.config):
+        return section
+    return trainer.default_config()
+
+
+def accepted_options(factory: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The keyword ``options`` a factory's signature takes: all with ``**kwargs``, else those it names."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: the three positional arguments only
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return dict(options)
+    named = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return {key: value for key, value in options.items() if key in named}
+
+
+def train_stage(
+    trainer: Trainer,
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    parent: Path | None = None,
+    resume: bool = False,
+    echo: Echo = print,
+) -> Path:
+    """Call the trainer's factory for one stage with the keyword options its signature takes."""
+    options = accepted_options(trainer.factory, {"parent": parent, "resume": resume, "echo": echo})
+    if parent is not None and "parent" not in options:
+        echo(f"[{trainer.name}] this trainer takes no parent: it starts from the base model, not from {parent}")
+    if resume and "resume" not in options:
+        echo(f"[{trainer.name}] this trainer cannot resume: the stage starts again")
+    final = trainer.factory(config, run_dir, trainer_settings(trainer, config), **options)
+    if final is None or not Path(final).exists():
+        raise ToolsetError(f"trainer {trainer.name!r} returned {final!r}, not the folder of its final model")
+    return Path(final)
+
+
+def run_pipeline(
+    config: RunConfig, *, run_dir: Path | None = None, resume: bool = False, dry_run: bool = False, echo: Echo = print
+) -> dict[str, Any]:
+    """Train every stage (skipping those ``pipeline.json`` records with ``resume``), then export and eval."""
+    trainers = stage_trainers(config)
+    if dry_run:
+        for trainer in trainers:
+            echo(f"== {trainer.name} ==")
+            if trainer.describe is None:
+                echo(f"(trainer {trainer.name!r} gives no dry-run description)")
+                continue
+            for line in trainer.describe(config, trainer_settings(trainer, config)):
+                echo(line)
+        echo(f"then export: {', '.join(config.export.formats) or 'nothing'}; eval: {config.eval.after_training}")
+        return {}
+    root = Path(run_dir) if run_dir else Path(config.output_dir) / (config.run_id or new_run_id(config))
+    if rank() == 0:
+        root.mkdir(parents=True, exist_ok=True)
+    state = _State(root, resume)
+    held = [t.name for t in trainers if not resume and (root / t.name / "lineage.json").exists()]
+    if held:
+        raise ToolsetError(f"{root / held[0]} already holds a run: add --resume to continue it, or change run_id")
+    parent: Path | None = None
+    last_model: Path | None = None
+    for trainer in trainers:
+        stage = trainer.name
+        stage_dir = root / stage
+        done = state.done(stage)
+        if not done and resume and (stage_dir / "final_model").is_dir():
+            done = {"final_model": str(stage_dir / "final_model"), "steps": _steps(stage_dir / "final_model")}
+            state.record(stage, done)  # it finished, but the pipeline stopped before noting it
+        if done:
+            echo(f"[{stage}] done earlier: {done['final_model']}")
+        else:
+            echo(f"[{stage}] training")
+            started = time.perf_counter()
+            final = train_stage(
+                trainer, config, stage_dir, parent=parent, resume=resume and stage_dir.exists(), echo=echo
+            )
+            done = {"final_model": str(final), "steps": _steps(final), "seconds": _since(started)}
+            state.record(stage, done)
+        parent, last_model = stage_dir, Path(done["final_model"])
+    if rank() != 0 or last_model is None:
+        return state.data
+    _export_and_eval(config, root, last_model, trainers[-1], state, echo)
+    return state.data
+
+
+def _steps(final_model: Path) -> int | None:
+    """Optimizer steps, from the ``toolset.json`` trainers write beside the model (None if absent)."""
+    info = Path(final_model) / "toolset.json"
+    try:
+        return json.loads(info.read_text()).get("steps")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 1)
+
+
+def _overwriting(exporter: Exporter) -> Any:
+    """The exporter's default settings, with ``overwrite`` on where it has one (the pipeline owns its folders)."""
+    settings = exporter.default_config()
+    if settings is not None and attrs.has(type(settings)) and "overwrite" in attrs.fields_dict(type(settings)):
+        settings = attrs.evolve(settings, overwrite=True)
+    return settings
+
+
+def _export_and_eval(config: RunConfig, root: Path, model: Path, trainer: Trainer, state: _State, echo: Echo) -> None:
+    export = config.export
+    merged = root / "export" / "merged"
+    if "adapter" in export.formats and trainer.adapter_exporter and not _skip(state, "export-adapter", echo):
+        exporter = _usable_exporter(trainer.adapter_exporter, "export.formats: adapter")
+        path = exporter.factory(model, root / "export" / "adapter", _overwriting(exporter))
+        state.record("export-adapter", {"path": str(path), "exporter": exporter.name})
+        echo(f"[export] adapter ({exporter.name}): {path}")
+    needs_merged = "merged" in export.formats or "gguf" in export.formats
+    if needs_merged and trainer.merge_exporter and not _skip(state, "export-merged", echo):
+        exporter = _usable_exporter(trainer.merge_exporter, "export.formats: merged")
+        exporter.factory(model, merged, _overwriting(exporter))
+        state.record("export-merged", {"path": str(merged), "exporter": exporter.name})
+        echo(f"[export] merged ({exporter.name}): {merged}")
+    ggufs: list[str] = []
+    if "gguf" in export.formats:
+        done = state.done("export-gguf")
+        if done:
+            ggufs = done["paths"]
+            echo(f"[export-gguf] done earlier: {', '.join(ggufs)}")
+        else:
+            ggufs = _export_gguf(config, root, merged, echo)
+            state.record("export-gguf", {"paths": ggufs})
+    if config.eval.after_training and ggufs and not _skip(state, "eval", echo):
+        summary = _evaluate(config, root / "eval", Path(ggufs[0]))
+        state.record("eval", summary)
+        echo(f"[eval] {json.dumps(summary)[:300]}")
+
+
+def _skip(state: _State, name: str, echo: Echo) -> bool:
+    if state.done(name):
+        echo(f"[{name}] done earlier")
+        return True
+    return False
+
+
+def _export_gguf(config: RunConfig, root: Path, merged: Path, echo: Echo) -> list[str]:
+    from toolset.config import structure_section
+
+    gguf = _usable_exporter("gguf", "export.formats: gguf")
+    paths = []
+    for out_type in config.export.gguf_types:
+        settings = structure_section(
+            gguf.config,
+            [f"out_type={out_type}", "name=model", "overwrite=true", f"verify={config.export.verify}"],
+            what="exporter gguf",
+        )
+        path = gguf.factory(merged, root / "export" / "gguf", settings)
+        paths.append(str(path))
+        echo(f"[export] gguf {out_type}: {path}")
+    if config.export.ollama_modelfile and paths:
+        ollama = _usable_exporter("ollama", "export.ollama_modelfile")
+        modelfile = ollama.factory(Path(paths[0]), root / "export" / "ollama", _overwriting(ollama))
+        echo(f"[export] Ollama Modelfile: {modelfile}")
+    return paths
+
+
+def _evaluate(config: RunConfig, output: Path, gguf: Path) -> dict[str, Any]:
+    context = click.get_current_context(silent=True)
+    root_command = context.find_root().command if context else None
+    command = None
+    if isinstance(root_command, click.Group):  # get_command: the toolset group adds plugin commands when asked
+        group = root_command.get_command(context, "eval")
+        if isinstance(group, click.Group):
+            command = group.get_command(context, "run")
+    if command is None:
+        raise ToolsetError('evaluation needs toolset-eval: pip install "toolset-core[eval]"')
+    args = [
+        "--backend",
+        config.eval.backend,
+        "--prompt-set",
+        config.eval.prompt_set,
+        "--output",
+        str(output),
+        "--concurrency",
+        str(config.eval.concurrency),
+        "--seed",
+        str(config.eval.seed),
+        "--no-progress",
+        "--tools",
+        config.eval.tools,
+        "--retries",
+        str(config.eval.retries),
+    ]
+    if config.eval.backend == "llamacpp":  # in-process: the exported file itself
+        for option in (
+            f"model_path={gguf}",
+            "n_ctx=8192",
+            f"max_tokens={config.eval.max_tokens}",
+            f"temperature={config.eval.temperature}",
+        ):
+            args += ["--option", option]
+    else:  # a server (Ollama, LM Studio, vLLM...) that already serves the exported model
+        args += ["--timeout", str(config.eval.timeout_s), "--model", config.eval.model or gguf.stem] + (
+            ["--host", config.eval.host] if config.eval.host else []
+        )
+    if config.eval.limit:
+        args += ["--limit", str(config.eval.limit)]
+    if (output / "records.jsonl").exists():
+        args.append("--resume")
+    try:
+        command.main(args=args, prog_name="toolset eval run", standalone_mode=False)
+    except SystemExit as exc:
+        if exc.code:
+            raise ToolsetError("evaluation failed (see above)") from None
+    return json.loads((output / "report.json").read_text())["summary"]

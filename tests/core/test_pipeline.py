@@ -1,0 +1,173 @@
+"""``toolset pipeline`` runs whatever trainers ``train.stages`` names, through the registry: third-party trainers
+from a plugin object (one with the three-argument factory only, one taking the pipeline's keyword options),
+and a clear message for an unknown stage, a trainer that cannot run here, or an export it cannot give."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from toolset import Trainer, hookimpl
+from toolset.components import unusable
+
+CALLS: list[str] = []
+
+
+@attrs.define
+class CountConfig:
+    steps: int = 5
+
+
+def _write_model(run_dir: Path, steps: int, **extra: str) -> Path:
+    final = Path(run_dir) / "final_model"
+    final.mkdir(parents=True)
+    (final / "adapter_config.json").write_text("{}")
+    (final / "adapters.safetensors").write_bytes(b"not really weights")
+    (final / "toolset.json").write_text(json.dumps({"steps": steps}))
+    for name, text in extra.items():
+        (final / f"{name}.txt").write_text(text)
+    return final
+
+
+def plain_train(run_config, run_dir, config):
+    """A trainer written before the pipeline passed keyword options."""
+    CALLS.append("plain")
+    return _write_model(run_dir, 3)
+
+
+def counted_train(run_config, run_dir, config, *, parent=None, echo=print):
+    CALLS.append("counted")
+    echo(f"counted: {config.steps} steps from {parent}")
+    return _write_model(run_dir, config.steps, parent=str(parent))
+
+
+def describe_counted(run_config, config):
+    return [f"would count {config.steps} steps"]
+
+
+class StagePlugin:
+    @hookimpl
+    def register_trainers(self, register):
+        register(Trainer("plain", "Three positional arguments only", None, plain_train))
+        register(
+            Trainer(
+                "counted",
+                "Continues its parent, says so",
+                CountConfig,
+                counted_train,
+                describe=describe_counted,
+                merge_exporter="no-such-merger",
+            )
+        )
+        register(
+            Trainer(
+                "broken", "Needs hardware we lack", None, plain_train, check=lambda: unusable("needs a frobnicator")
+            )
+        )
+
+
+@pytest.fixture
+def pipeline(fresh_plugins):
+    """Invoke ``toolset pipeline`` with the stage plugin registered; returns (exit code, output)."""
+    from toolset.cli import ToolsetGroup
+
+    CALLS.clear()
+    fresh_plugins.register_plugin(StagePlugin(), "stage-plugin")
+    group = ToolsetGroup()
+    fresh_plugins.add_commands(group)
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(group, ["pipeline", *args], catch_exceptions=False)
+        assert "Traceback" not in result.output
+        return result.exit_code, result.output
+
+    return invoke
+
+
+def write_config(folder: Path, stages: list[str], formats: list[str] = ("adapter",), **sections) -> Path:
+    data = {
+        "output_dir": str(folder / "runs"),
+        "train": {"stages": list(stages)},
+        "export": {"formats": list(formats), "verify": False},
+        **sections,
+    }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_a_plugins_trainers_run_as_pipeline_stages(pipeline, tmp_path):
+    config = write_config(tmp_path, ["plain", "counted"])
+    root = tmp_path / "pipe"
+    code, output = pipeline(str(config), "--run-dir", str(root))
+    assert code == 0, output
+    assert CALLS == ["plain", "counted"]
+    state = json.loads((root / "pipeline.json").read_text())["stages"]
+    assert list(state) == ["plain", "counted", "export-adapter"]
+    assert (state["plain"]["steps"], state["counted"]["steps"]) == (3, 5)
+    assert f"counted: 5 steps from {root / 'plain'}" in output  # parent and echo reached the factory
+    assert (root / "counted" / "final_model" / "parent.txt").read_text() == str(root / "plain")
+    assert (root / "export" / "adapter" / "adapters.safetensors").is_file()  # the core adapter exporter
+
+    code, output = pipeline(str(config), "--run-dir", str(root), "--resume")
+    assert code == 0 and CALLS == ["plain", "counted"], output  # nothing trained again
+    assert output.count("done earlier") == 3
+    code, output = pipeline(str(config), "--run-dir", str(root))
+    assert code == 1 and "already holds a pipeline: add --resume" in output
+
+
+def test_settings_from_train_section_and_a_factory_without_options(pipeline, tmp_path):
+    config = write_config(tmp_path, ["counted", "plain"])
+    root = tmp_path / "pipe"
+    code, output = pipeline(str(config), "--run-dir", str(root))
+    assert code == 0, output
+    assert "counted: 5 steps from None" in output  # CountConfig's defaults: no train.counted section
+    assert f"[plain] this trainer takes no parent: it starts from the base model, not from {root / 'counted'}" in output
+    assert CALLS == ["counted", "plain"]
+
+
+def test_dry_run_prints_each_trainers_plan_and_writes_nothing(pipeline, tmp_path):
+    config = write_config(tmp_path, ["plain", "counted"])
+    code, output = pipeline(str(config), "--run-dir", str(tmp_path / "pipe"), "--dry-run")
+    assert code == 0, output
+    assert "== plain ==\n(trainer 'plain' gives no dry-run description)\n== counted ==\nwould count 5 steps" in output
+    assert "then export: adapter; eval: False" in output
+    assert CALLS == [] and not (tmp_path / "pipe").exists()
+
+
+@pytest.mark.parametrize(
+    ("stages", "formats", "message"),
+    [
+        (["plain", "nope"], ["adapter"], "train.stages: unknown trainer 'nope'."),
+        (["plain", "plian"], ["adapter"], "Did you mean 'plain'?"),
+        (["broken"], ["adapter"], "train.stages: trainer 'broken' cannot run here: needs a frobnicator"),
+        (["plain", "plain"], ["adapter"], "train.stages names plain twice"),
+        ([], ["adapter"], "train.stages is empty"),
+        (["plain"], ["gguf"], "trainer 'plain' names no merge exporter, so its model cannot be exported as merged"),
+        (["counted"], ["merged"], "merge exporter of trainer 'counted': unknown exporter 'no-such-merger'"),
+    ],
+)
+def test_bad_stages_are_one_clear_message_before_anything_runs(pipeline, tmp_path, stages, formats, message):
+    config = write_config(tmp_path, stages, formats)
+    code, output = pipeline(str(config), "--run-dir", str(tmp_path / "pipe"))
+    assert code == 1 and message in output, output
+    assert CALLS == [] and not (tmp_path / "pipe").exists()
+
+
+def test_a_trainer_of_a_missing_distribution_names_the_install_command(pipeline, tmp_path, monkeypatch):
+    from toolset import plugins, registry
+
+    real = registry.installed_version
+    monkeypatch.setattr(registry, "installed_version", lambda d: None if d == "toolset-mlx" else real(d))
+    monkeypatch.setenv("TOOLSET_DISABLE_PLUGINS", "toolset-mlx")  # as if toolset-mlx were absent
+    plugins.reset()
+    plugins.register_plugin(StagePlugin(), "stage-plugin")
+    code, output = pipeline(str(write_config(tmp_path, ["mlx-lora"])), "--run-dir", str(tmp_path / "pipe"))
+    assert code == 1, output
+    assert "unknown trainer 'mlx-lora'" in output
+    assert 'provided by toolset-mlx, which is not installed. Install it with: pip install "toolset-core[mlx]"' in output
