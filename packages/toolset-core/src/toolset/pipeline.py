@@ -168,6 +168,7 @@ def run_pipeline(
 ) -> dict[str, Any]:
     """Train every stage (skipping those ``pipeline.json`` records with ``resume``), then export and eval."""
     trainers = stage_trainers(config)
+    say = echo if rank() == 0 else (lambda _line: None)  # the pipeline's own lines, once; trainers get echo
     if dry_run:
         for trainer in trainers:
             echo(f"== {trainer.name} ==")
@@ -182,8 +183,9 @@ def run_pipeline(
     if rank() == 0:
         root.mkdir(parents=True, exist_ok=True)
     state = _State(root, resume)
+    # rank 0 alone: under DDP another rank may start after rank 0 began writing a stage (rank 0's error stops all)
     held = [t.name for t in trainers if not resume and (root / t.name / "lineage.json").exists()]
-    if held:
+    if held and rank() == 0:
         raise ToolsetError(f"{root / held[0]} already holds a run: add --resume to continue it, or change run_id")
     parent: Path | None = None
     last_model: Path | None = None
@@ -195,9 +197,9 @@ def run_pipeline(
             done = {"final_model": str(stage_dir / "final_model"), "steps": _steps(stage_dir / "final_model")}
             state.record(stage, done)  # it finished, but the pipeline stopped before noting it
         if done:
-            echo(f"[{stage}] done earlier: {done['final_model']}")
+            say(f"[{stage}] done earlier: {done['final_model']}")
         else:
-            echo(f"[{stage}] training")
+            say(f"[{stage}] training")
             started = time.perf_counter()
             final = train_stage(
                 trainer, config, stage_dir, parent=parent, resume=resume and stage_dir.exists(), echo=echo

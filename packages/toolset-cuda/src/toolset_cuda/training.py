@@ -120,7 +120,8 @@ def resolve_run_dir(config: RunConfig, run_dir: Path | None, resume: bool) -> Pa
         run_dir = Path(config.output_dir) / (config.run_id or new_run_id(config))
     run_dir = Path(run_dir)
     holds_run = (run_dir / "lineage.json").exists() or (run_dir / "final_model").exists()
-    if holds_run and not resume:
+    # rank 0 decides: another rank that starts late may find the lineage.json rank 0 has just written
+    if holds_run and not resume and rank() == 0:
         raise ToolsetError(
             f"{run_dir} already holds a run: add --resume to continue it, or choose another run_id / output_dir"
         )
