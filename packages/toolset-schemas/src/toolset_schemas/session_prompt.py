@@ -44,8 +44,10 @@ _PATTERNS = {
     key: (re.compile(_XML.format(key=key)), re.compile(_BULLET.format(key=key), re.M))
     for key in ("sessionId", "workspaceId")
 }
-# _AVAILABLE and _LISTED_ID define what is found; the functions below find the same faster, starting from
-# str.find of a literal instead of trying the pattern at every position (tests/schemas compare both).
+# The patterns define what is found; the functions below find the same faster, starting from str.find of a
+# literal instead of trying a pattern at every position (tests/schemas compare both).
+_BULLET_LEAD = re.compile(r"\s*-\s*")
+_BULLET_VALUE = re.compile(r"""\s*["']?([^"'\s]+)""")
 _OPEN, _CLOSE = "<available_workspaces>", "</available_workspaces>"
 _LISTED_ID_AT = re.compile(_LISTED_ID.pattern.removeprefix(r"\b"))
 
@@ -55,10 +57,25 @@ def _find(key: str, text: str) -> tuple[str | None, str | None]:
     xml = xml_pattern.search(text)
     if xml:
         return xml.group(1), "xml"
-    bullet = bullet_pattern.search(text)
+    bullet = _bullet(key, bullet_pattern, text)
     if bullet:
-        return bullet.group(1), "bullet"
+        return bullet, "bullet"
     return None, None
+
+
+def _bullet(key: str, pattern: re.Pattern[str], text: str) -> str | None:
+    """What the multi-line bullet ``pattern`` finds for ``key``. Quick path: the first ``key:`` is on a line that
+    holds only blanks and a ``-`` before it (then no earlier match exists); else the pattern's own search."""
+    target = key + ":"
+    at = text.find(target)
+    if at == -1:
+        return None
+    if _BULLET_LEAD.fullmatch(text, text.rfind("\n", 0, at) + 1, at):
+        value = _BULLET_VALUE.match(text, at + len(target))
+        if value:
+            return value.group(1)
+    match = pattern.search(text)
+    return match.group(1) if match else None
 
 
 def _available_blocks(text: str) -> list[str]:

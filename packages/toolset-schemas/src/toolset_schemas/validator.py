@@ -8,6 +8,7 @@ KTO lines labelled ``false`` are deliberately wrong: their findings are kept apa
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -389,9 +390,17 @@ def validate_files(
     validator = Validator(catalog, strict=strict)
     report = Report(toolset=catalog.name, strict=strict, files=[str(f) for f in files])
     bar = show_progress(files, progress)
-    for file in files:
-        conversations = read_conversations(file, format=format, findings=report.reader_findings)
-        validator.validate(with_progress(conversations, file) if bar else conversations, report)
+    # What is read and checked forms no reference cycles and is freed line by line: the cyclic garbage collector
+    # would only walk it over and over (3% of the run), so it pauses meanwhile.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for file in files:
+            conversations = read_conversations(file, format=format, findings=report.reader_findings)
+            validator.validate(with_progress(conversations, file) if bar else conversations, report)
+    finally:
+        if collecting:
+            gc.enable()
     return report
 
 
