@@ -46,8 +46,9 @@ class Quickstart:
 
     def command(self, *path: str) -> click.Command | None:
         command: Any = self.root
-        for name in path:
-            command = command.commands.get(name) if isinstance(command, click.Group) else None
+        context = click.get_current_context(silent=True)
+        for name in path:  # get_command: the toolset group adds a plugin's command when it is asked for
+            command = command.get_command(context, name) if isinstance(command, click.Group) else None
             if command is None:
                 return None
         return command
