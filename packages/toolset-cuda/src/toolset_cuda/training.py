@@ -25,6 +25,7 @@ from toolset.models import local_model_dir
 from toolset.runs import MetricsLog, new_run_id, plot_loss, prepare_run
 from toolset.storage import atomic_directory, atomic_file, check_free_space
 from toolset_cuda import engine as engines
+from toolset_cuda import reporting
 from toolset_cuda.data import PreparedData, prepare_data
 
 Echo = Callable[[str], None]
@@ -60,6 +61,7 @@ def _method_settings(config: RunConfig, method: str) -> Any:
 
 def plan_run(method: str, config: RunConfig, *, echo: Echo = print) -> Plan:
     """Load config, data and tokenizer, run the formatter; count tokens and steps; estimate memory."""
+    reporting.check(config.train.report_to)
     engine, detail = engines.choose_engine(config)
     model_dir = local_model_dir(config.model)
     if not (model_dir / "config.json").is_file():
@@ -183,13 +185,16 @@ def train(
     for note in notes:
         log(note)
     tokenizer.chat_template = plan.data.chat_template
-    trainer = _build_trainer(method, plan, model, tokenizer, run_dir)
-    trainer.add_callback(_MetricsCallback(MetricsLog(run_dir) if main else None, method, plan, log))
-    for callback in callbacks:
-        trainer.add_callback(callback)
-    _quiet_progress(trainer)
+    for note in reporting.check(config.train.report_to):
+        log(note)
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    with reporting.tracking(config.train.report_to, run_dir, main=main):
+        trainer = _build_trainer(method, plan, model, tokenizer, run_dir)
+        trainer.add_callback(_MetricsCallback(MetricsLog(run_dir) if main else None, method, plan, log))
+        for callback in callbacks:
+            trainer.add_callback(callback)
+        _quiet_progress(trainer)
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     steps = trainer.state.global_step
     if world_size() > 1:
         log(f"ranks agree: every process holds the same adapter (checksum {_check_ranks_agree(trainer.model)})")
@@ -307,6 +312,7 @@ def _common_args(plan: Plan, run_dir: Path) -> dict[str, Any]:
         "seed": config.train.seed,
         "data_seed": config.train.seed,
         "report_to": list(config.train.report_to) or "none",
+        "run_name": reporting.run_name(run_dir),
         "use_cpu": device == "cpu",
         "bf16": on_cuda and dtype in ("bfloat16", "auto") and _bf16(),
         "fp16": on_cuda and (dtype == "float16" or (dtype == "auto" and not _bf16())),
