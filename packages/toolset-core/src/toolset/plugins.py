@@ -72,20 +72,28 @@ class PluginInfo:
     errors: list[str] = attrs.Factory(list)
 
 
-@attrs.frozen
 class _Candidate:
     """A plugin that may be imported: its entry point (or built-in module) and what it declares.
 
-    ``kinds`` is None for a plugin that declares nothing: it loads whenever any plugin does.
+    ``kinds`` is None for a plugin that declares nothing: it loads whenever any plugin does. (A plain class:
+    an attrs class costs half a millisecond of start-up to build.)
     """
 
-    name: str
-    target: str  # what is imported, for the error message
-    load: Callable[[], object]
-    info: Callable[[], PluginInfo]
-    kinds: frozenset[str] | None = None
-    commands: frozenset[str] = frozenset()
-    builtin: bool = False
+    __slots__ = ("builtin", "commands", "info", "kinds", "load", "name", "target")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        target: str,
+        load: Callable[[], object],
+        info: Callable[[], PluginInfo],
+        kinds: frozenset[str] | None = None,
+        commands: frozenset[str] = frozenset(),
+        builtin: bool = False,
+    ) -> None:
+        self.name, self.target, self.load, self.info = name, target, load, info  # target: named in import errors
+        self.kinds, self.commands, self.builtin = kinds, commands, builtin
 
     def wanted(self, kind: str | None, command: str | None) -> bool:
         if self.kinds is None or (kind is None and command is None):

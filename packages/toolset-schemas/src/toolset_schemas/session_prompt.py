@@ -110,6 +110,14 @@ def _listed_ids(block: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=256)
+def prompt_ids(text: str | None) -> tuple[str | None, str | None]:
+    """The session and workspace ids of :func:`parse_session_prompt`, without reading the listed workspaces."""
+    if not text:
+        return None, None
+    return _find("sessionId", text)[0], _find("workspaceId", text)[0]
+
+
+@functools.lru_cache(maxsize=256)
 def parse_session_prompt(text: str | None) -> SessionPrompt:
     """Extract the ids from a system prompt; fields it doesn't state are ``None`` / empty (cached: the
     calls of one conversation share its prompt)."""
