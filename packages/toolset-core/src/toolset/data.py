@@ -49,7 +49,10 @@ class Conversation:
 
     @property
     def system(self) -> str | None:
-        return next((m.content for m in self.messages if m.role == "system" and m.content), None)
+        for message in self.messages:  # the first non-empty system message
+            if message.role == "system" and message.content:
+                return message.content
+        return None
 
     @property
     def tool_calls(self) -> list[ToolCall]:

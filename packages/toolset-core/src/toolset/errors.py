@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -24,6 +23,8 @@ class DuplicateComponentError(ToolsetError):
 
 def closest(word: str, options: Iterable[str]) -> str | None:
     """The option most like ``word`` (case-insensitive), for did-you-mean hints."""
+    import difflib  # only when a hint is needed: 1 ms of start-up otherwise
+
     by_lower = {option.lower(): option for option in options}
     match = difflib.get_close_matches(word.lower(), list(by_lower), n=1)
     return by_lower[match[0]] if match else None

@@ -239,7 +239,9 @@ def _convert(record: dict[str, Any], fmt: str, number: int, report: Any) -> Conv
     else:
         report("conversation.no_assistant", "no assistant turn", number, field=key)
     metadata = {k: v for k, v in record.items() if k not in {"conversations", "messages", "label", "tools"}}
-    tools = record.get("tools") if isinstance(record.get("tools"), list) else []
+    tools = record.get("tools")
+    if not isinstance(tools, list):
+        tools = []
     return Conversation(messages=messages, tools=tools, label=label, metadata=metadata)
 
 
@@ -281,7 +283,7 @@ def _arguments(value: Any, number: int, field: str, report: Any) -> tuple[dict[s
         return value, None
     if isinstance(value, str):
         try:
-            parsed = _loads(value) if value.strip() else {}
+            parsed = {} if not value or value.isspace() else _loads(value)  # blank: no arguments
         except json.JSONDecodeError as exc:
             report(
                 "arguments.invalid_json",

@@ -104,6 +104,19 @@ class Report:
         if result.expected:
             self.expected_findings += result.expected
 
+    def add_clean(self, label: bool | None, tool_calls: int) -> None:
+        """:meth:`add` for a conversation without findings (no result object to build)."""
+        counts = self.counts
+        counts["conversations"] += 1
+        counts["tool_calls"] += tool_calls
+        counts["valid"] += True
+        if label is True:
+            counts["desirable"] += 1
+            counts["desirable_valid"] += True
+        elif label is False:
+            counts["undesirable"] += 1
+            counts["undesirable_with_errors"] += False
+
     @property
     def findings(self) -> list[Finding]:
         """Reader findings, then every conversation's (expected KTO findings excluded)."""
@@ -210,10 +223,15 @@ class Validator:
                     findings.append(finding)
         for rule in self.catalog.rules:
             try:
-                findings += list(rule(call, conversation))
+                found = rule(call, conversation)
+                if found.__class__ is not list:  # a generator: run it here, where its errors are caught
+                    found = list(found)
             except Exception as exc:
                 name = getattr(rule, "__name__", repr(rule))
                 findings.append(Finding(code="rule-failed", message=f"rule {name} raised {type(exc).__name__}: {exc}"))
+                continue
+            if found:
+                findings += found
         return findings
 
     def _schema_findings(self, error: Any, tool: str) -> list[Finding]:
@@ -265,9 +283,14 @@ class Validator:
 
     def check_conversation(self, conversation: Conversation) -> ConversationResult:
         calls = conversation.tool_calls
+        return self._result(conversation, calls, [self.check_call(call, conversation) for call in calls])
+
+    def _result(
+        self, conversation: Conversation, calls: list[ToolCall], call_findings: list[list[Finding]]
+    ) -> ConversationResult:
         result = ConversationResult(conversation.source, conversation.line, conversation.label, len(calls))
-        for index, call in enumerate(calls):
-            for finding in self.check_call(call, conversation):
+        for index, (call, findings) in enumerate(zip(calls, call_findings, strict=True)):
+            for finding in findings:
                 finding.field = f"tool_calls[{index}]" + (f".{finding.field}" if finding.field else "")
                 finding.source = finding.source or conversation.source
                 finding.line = finding.line if finding.line is not None else conversation.line
@@ -282,8 +305,14 @@ class Validator:
         return result
 
     def validate(self, conversations: Iterable[Conversation], report: Report) -> Report:
+        check_call = self.check_call
         for conversation in conversations:
-            report.add(self.check_conversation(conversation))
+            calls = conversation.tool_calls
+            call_findings = [check_call(call, conversation) for call in calls]
+            if any(call_findings):
+                report.add(self._result(conversation, calls, call_findings))
+            else:  # most conversations: counted as report.add counts a result without findings
+                report.add_clean(conversation.label, len(calls))
         return report
 
 
