@@ -107,7 +107,7 @@ def test_fast_prompt_parse_equals_the_regular_expressions():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from toolset_schemas.session_prompt import parse_session_prompt
+    from toolset_schemas.session_prompt import parse_session_prompt, prompt_ids
 
     parse = parse_session_prompt.__wrapped__
 
@@ -119,6 +119,7 @@ def test_fast_prompt_parse_equals_the_regular_expressions():
         if not text:
             expected = (None, None, (), None)
         assert (prompt.session_id, prompt.workspace_id, prompt.available_workspaces, prompt.style) == expected
+        assert prompt_ids.__wrapped__(text) == expected[:2]
 
     agree()
     for text in (BULLET_PROMPT, XML_PROMPT, "x\n  -\n\n sessionId:\t'abc' ", "-sessionId:a", "a - sessionId: b"):

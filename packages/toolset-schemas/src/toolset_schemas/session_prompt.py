@@ -52,30 +52,30 @@ _OPEN, _CLOSE = "<available_workspaces>", "</available_workspaces>"
 _LISTED_ID_AT = re.compile(_LISTED_ID.pattern.removeprefix(r"\b"))
 
 
+_KEYS = {
+    key: ("<" + key + ">", key + ":", xml_pattern, bullet_pattern)
+    for key, (xml_pattern, bullet_pattern) in _PATTERNS.items()
+}
+
+
 def _find(key: str, text: str) -> tuple[str | None, str | None]:
-    xml_pattern, bullet_pattern = _PATTERNS[key]
-    xml = xml_pattern.search(text)
-    if xml:
-        return xml.group(1), "xml"
-    bullet = _bullet(key, bullet_pattern, text)
-    if bullet:
-        return bullet, "bullet"
-    return None, None
-
-
-def _bullet(key: str, pattern: re.Pattern[str], text: str) -> str | None:
-    """What the multi-line bullet ``pattern`` finds for ``key``. Quick path: the first ``key:`` is on a line that
-    holds only blanks and a ``-`` before it (then no earlier match exists); else the pattern's own search."""
-    target = key + ":"
-    at = text.find(target)
+    """The value of ``key`` and its style: the XML pattern's first match, else the bullet pattern's. For the
+    bullet style, quick path: when the first ``key:`` is on a line holding only blanks and a ``-`` before it,
+    it is the pattern's match (no earlier one can exist); otherwise the pattern searches."""
+    open_tag, target, xml_pattern, bullet_pattern = _KEYS[key]
+    if open_tag in text:  # the XML pattern's literal
+        xml = xml_pattern.search(text)
+        if xml:
+            return xml.group(1), "xml"
+    at = text.find(target)  # the bullet pattern's literal
     if at == -1:
-        return None
+        return None, None
     if _BULLET_LEAD.fullmatch(text, text.rfind("\n", 0, at) + 1, at):
         value = _BULLET_VALUE.match(text, at + len(target))
         if value:
-            return value.group(1)
-    match = pattern.search(text)
-    return match.group(1) if match else None
+            return value.group(1), "bullet"
+    bullet = bullet_pattern.search(text)
+    return (bullet.group(1), "bullet") if bullet else (None, None)
 
 
 def _available_blocks(text: str) -> list[str]:
