@@ -148,6 +148,7 @@ _registries: Registries | None = None
 _commands_added: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 _reported: set[tuple[str, str]] = set()
 _entry_point_cache: Any = None
+_folder_versions: dict[str, str] = {}  # normalized distribution name -> version, from dist-info folder names
 
 
 def _names_from_env(variable: str) -> set[str] | None:
@@ -276,10 +277,10 @@ def _plugin_candidates() -> list[_Candidate]:
 
 
 class _Distribution:
-    __slots__ = ("name",)
+    __slots__ = ("name", "version")
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, version: str | None = None) -> None:
+        self.name, self.version = name, version
 
 
 class _EntryPoint:
@@ -333,9 +334,12 @@ def _read_entry_points() -> _EntryPoints | None:
             stem, dot, suffix = name.rpartition(".")
             if not dot or suffix not in ("dist-info", "egg-info"):
                 continue
-            distribution = re.sub(r"[-_.]+", "-", stem.partition("-")[0]).lower()
+            base, _, rest = stem.partition("-")
+            distribution = re.sub(r"[-_.]+", "-", base).lower()
             if distribution in seen:
                 continue
+            if suffix == "dist-info" and rest:  # NAME-VERSION.dist-info
+                _folder_versions.setdefault(distribution, rest)
             try:
                 with open(os.path.join(folder, name, "entry_points.txt"), encoding="utf-8") as handle:
                     text = handle.read()
@@ -343,7 +347,7 @@ def _read_entry_points() -> _EntryPoints | None:
                 seen.add(distribution)
                 continue
             seen.add(distribution)
-            dist, group = _Distribution(distribution), ""
+            dist, group = _Distribution(distribution, _folder_versions.get(distribution)), ""
             for line in text.splitlines():
                 line = line.strip()
                 if not line or line[0] in "#;":
@@ -378,6 +382,12 @@ def _declarations() -> dict[tuple[str | None, str], tuple[frozenset[str], frozen
 
 
 def _version(distribution: str) -> str | None:
+    """The installed version: from the ``NAME-VERSION.dist-info`` folder name seen by the entry-point scan,
+    else from importlib.metadata."""
+    _all_entry_points()
+    found = _folder_versions.get(re.sub(r"[-_.]+", "-", distribution).lower())
+    if found:
+        return found
     import importlib.metadata
 
     try:
@@ -485,6 +495,7 @@ def reset() -> None:
     _registries = None
     _candidates = None
     _entry_point_cache = None
+    _folder_versions.clear()
 
 
 def declared() -> dict[str, tuple[frozenset[str] | None, frozenset[str]]]:
