@@ -85,6 +85,9 @@ def test_config_show_resolves_preset_file_and_overrides(tmp_path):
         (("config", "show", "missing.yaml"), "missing.yaml: config file not found"),
         (("toolsets", "show", "no-such-toolset"), "unknown toolset 'no-such-toolset'"),
         (("ask", "hello", "--backend", "no-such-backend"), "unknown backend 'no-such-backend'"),
+        (("pipeline",), "give a CONFIG file or --preset (e.g. --preset tiny)"),
+        (("train", "sft"), "give a CONFIG file or --preset (e.g. --preset tiny)"),
+        (("mlx", "train"), "give a CONFIG file or --preset (e.g. --preset mac-7b)"),
     ],
 )
 def test_user_errors_are_messages_not_tracebacks(args, expected):

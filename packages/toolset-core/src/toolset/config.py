@@ -516,6 +516,15 @@ def build_config(layered: _Layered) -> RunConfig:
     return _structure(layered, RunConfig, "invalid configuration")
 
 
+def load_run_config(
+    path: str | Path | None, preset: str | None, overrides: Sequence[str] = (), *, example: str = "tiny"
+) -> RunConfig:
+    """:func:`load_config` for a command: a CONFIG file or a preset is required (``example`` names one)."""
+    if path is None and preset is None:
+        raise ConfigError(f"give a CONFIG file or --preset (e.g. --preset {example})")
+    return load_config(path, preset=preset, overrides=overrides)
+
+
 def load_config(
     path: str | Path | None = None, *, preset: str | None = None, overrides: Sequence[str] = ()
 ) -> RunConfig:

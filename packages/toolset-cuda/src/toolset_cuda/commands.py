@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from toolset.config import RunConfig, load_config
+from toolset.config import load_run_config
 from toolset.errors import ToolsetError
 from toolset.launch import launched
 
@@ -17,12 +17,6 @@ resume_option = click.option("--resume", is_flag=True, help="Continue from the l
 dry_run_option = click.option(
     "--dry-run", is_flag=True, help="Load config, data and tokenizer, print examples, counts, steps and memory; stop."
 )
-
-
-def _config(config_file: Path | None, preset: str | None, overrides: tuple[str, ...]) -> RunConfig:
-    if config_file is None and preset is None:
-        raise ToolsetError("give a CONFIG file or --preset (e.g. --preset tiny)")
-    return load_config(config_file, preset=preset, overrides=overrides)
 
 
 def _relaunch(num_processes: int) -> int:
@@ -59,7 +53,7 @@ def train_command(
     num_processes: int,
 ) -> None:
     """Train with SFT or KTO (TRL; Unsloth on CUDA, transformers + PEFT elsewhere)."""
-    config = _config(config_file, preset, overrides)
+    config = load_run_config(config_file, preset, overrides)
     if num_processes > 1 and not launched():
         if run_dir is None and config.run_id is None:
             raise ToolsetError("--num-processes needs a fixed run folder: give --run-dir or set run_id")

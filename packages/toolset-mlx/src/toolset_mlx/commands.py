@@ -34,13 +34,10 @@ def train_command(
     warmup_steps: int,
 ) -> None:
     """Train the stages of CONFIG's train.mlx curriculum; each starts from the previous stage's adapters."""
-    from toolset.config import load_config
-    from toolset.errors import ToolsetError
+    from toolset.config import load_run_config
     from toolset_mlx.trainer import MlxTrainOptions, train_mlx
 
-    if config_file is None and preset is None:
-        raise ToolsetError("give a CONFIG file or --preset (e.g. --preset mac-7b)")
-    config = load_config(config_file, preset=preset, overrides=overrides)
+    config = load_run_config(config_file, preset, overrides, example="mac-7b")
     options = MlxTrainOptions(
         stage=stage,
         resume_adapter=str(resume_adapter) if resume_adapter else None,

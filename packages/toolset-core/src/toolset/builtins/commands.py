@@ -215,14 +215,12 @@ def pipeline(
     num_processes: int,
 ) -> None:
     """Train each of train.stages in turn (sft, kto, mlx-lora, ...), each from the one before; export; evaluate."""
-    from toolset.config import load_config
+    from toolset.config import load_run_config
     from toolset.errors import ToolsetError
     from toolset.launch import launched, relaunch
     from toolset.pipeline import run_pipeline, stage_trainers
 
-    if config_file is None and preset is None:
-        raise ToolsetError("give a CONFIG file or --preset (e.g. --preset tiny)")
-    config = load_config(config_file, preset=preset, overrides=overrides)
+    config = load_run_config(config_file, preset, overrides)
     if num_processes > 1 and not launched() and not dry_run:
         stage_trainers(config)  # a bad stage is one message, not one per process
         if run_dir is None and config.run_id is None:
