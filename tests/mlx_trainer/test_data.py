@@ -92,3 +92,26 @@ def test_stage_rows_go_through_the_sft_formatter(tmp_path):
     assert all(row["source"].endswith("claudesidian_sft.jsonl") for row in rows)
     with pytest.raises(ToolsetError, match="not found"):
         stage_rows(config, MlxStageConfig(name="s", datasets=[str(tmp_path / "missing.jsonl")]))
+
+
+def test_over_length_examples_are_left_out_or_an_error(tokenizer):
+    from toolset.config import MlxStageConfig, load_config
+    from toolset.readers import sample_path
+    from toolset_mlx.data import prepare_stage
+
+    stage = MlxStageConfig(name="s", datasets=[str(sample_path("claudesidian_sft.jsonl"))])
+    template = chat_templates.load("chatml")
+    full = prepare_stage(load_config(overrides=["dataset.eval_fraction=0"]), stage, tokenizer, template)
+    lengths = sorted(len(example) for example in full.train)
+    limit = lengths[len(lengths) // 2]
+    config = load_config(overrides=["dataset.eval_fraction=0", f"dataset.max_length={limit}"])
+    data = prepare_stage(config, stage, tokenizer, template)
+    assert len(data.train) == sum(length <= limit for length in lengths)
+    [finding] = [f for f in data.findings if f.code == "format.too_long"]
+    assert f"example(s) of stage s longer than max length {limit} tokens" in finding.message
+    assert "claudesidian_sft.jsonl:" in finding.message and finding.severity == "warning"
+    strict = load_config(
+        overrides=["dataset.eval_fraction=0", f"dataset.max_length={limit}", "dataset.overlength=error"]
+    )
+    with pytest.raises(ToolsetError, match="Raise model.max_seq_length"):
+        prepare_stage(strict, stage, tokenizer, template)

@@ -22,6 +22,7 @@ import attrs
 
 from toolset.config import ToolCallStyle
 from toolset.data import Conversation, Finding, Message, ToolCall
+from toolset.errors import ToolsetError
 
 ToolsMode = Literal["conversation", "used", "all"]
 METHODS = ("sft", "kto")
@@ -174,6 +175,24 @@ def format_rows(method: str, conversations: Iterable[Conversation], config: Form
 
 
 # --- de-duplication and splitting ---------------------------------------------------------------
+
+
+def too_long_finding(
+    too_long: Sequence[str], max_length: int, *, policy: str, any_kept: bool, what: str = "example(s)"
+) -> Finding | None:
+    """The trainers' rule for examples over ``max_length`` tokens (``too_long``: "file:line (N tokens)" each):
+    an error when ``policy`` is "error" or nothing is left, else a warning finding that they were left out."""
+    if not too_long:
+        return None
+    where = "; ".join(too_long[:5]) + (f"; and {len(too_long) - 5} more" if len(too_long) > 5 else "")
+    message = f"{len(too_long)} {what} longer than max length {max_length} tokens: {where}"
+    if policy == "error" or not any_kept:
+        raise ToolsetError(
+            message
+            + ". Raise model.max_seq_length / dataset.max_length, or shorten those examples"
+            + ("" if any_kept else " (no example is left)")
+        )
+    return Finding(code="format.too_long", message=message + " — left out", severity="warning")
 
 
 def row_key(row: dict[str, Any]) -> str:

@@ -20,7 +20,15 @@ from toolset import chat_templates
 from toolset.config import RunConfig
 from toolset.data import Conversation, Finding
 from toolset.errors import ToolsetError
-from toolset.formatters import FormatterConfig, balanced_batches, deduplicate, format_rows, label_counts, split_rows
+from toolset.formatters import (
+    FormatterConfig,
+    balanced_batches,
+    deduplicate,
+    format_rows,
+    label_counts,
+    split_rows,
+    too_long_finding,
+)
 from toolset.readers import read_conversations
 
 
@@ -169,16 +177,15 @@ def prepare_data(method: str, config: RunConfig, tokenizer: Any, *, model_type: 
             continue
         item["_where"] = f"{row.get('source')}:{row.get('line')}"
         processed.append(item)
-    if too_long:
-        where = "; ".join(too_long[:5]) + (f"; and {len(too_long) - 5} more" if len(too_long) > 5 else "")
-        message = f"{len(too_long)} {method.upper()} example(s) longer than max length {max_length} tokens: {where}"
-        if config.dataset.overlength == "error" or not processed:
-            raise ToolsetError(
-                message
-                + ". Raise model.max_seq_length / dataset.max_length, or shorten those examples"
-                + ("" if processed else " (no example is left)")
-            )
-        findings.append(Finding(code="format.too_long", message=message + " — left out", severity="warning"))
+    finding = too_long_finding(
+        too_long,
+        max_length,
+        policy=config.dataset.overlength,
+        any_kept=bool(processed),
+        what=f"{method.upper()} example(s)",
+    )
+    if finding:
+        findings.append(finding)
     train, evaluation = split_rows(processed, config.dataset.eval_fraction, config.dataset.seed)
     if method == "kto":
         _check_kto(train, settings.per_device_batch_size, files)

@@ -21,6 +21,7 @@ from toolset import chat_templates
 from toolset.config import MlxStageConfig, RunConfig, ToolCallStyle
 from toolset.data import Finding
 from toolset.errors import ToolsetError
+from toolset.formatters import too_long_finding
 
 ROW_KEYS = ("messages", "tools")
 
@@ -194,16 +195,15 @@ def prepare_stage(
             too_long.append(f"{example.where} ({len(example)} tokens)")
             continue
         kept.append(example)
-    if too_long:
-        where = "; ".join(too_long[:5]) + (f"; and {len(too_long) - 5} more" if len(too_long) > 5 else "")
-        message = f"stage {stage.name}: {len(too_long)} example(s) longer than max length {max_length} tokens: {where}"
-        if config.dataset.overlength == "error" or not kept:
-            raise ToolsetError(
-                message
-                + ". Raise model.max_seq_length / dataset.max_length, or shorten those examples"
-                + ("" if kept else " (no example is left)")
-            )
-        findings.append(Finding(code="format.too_long", message=message + " — left out", severity="warning"))
+    finding = too_long_finding(
+        too_long,
+        max_length,
+        policy=config.dataset.overlength,
+        any_kept=bool(kept),
+        what=f"example(s) of stage {stage.name}",
+    )
+    if finding:
+        findings.append(finding)
     train, evaluation = split(kept, config.dataset.eval_fraction, config.dataset.seed)
     lengths = sorted(len(example) for example in kept)
     stats = {
