@@ -78,3 +78,15 @@ def test_a_bad_tracker_is_refused_before_weights_load(tiny_llama, tmp_path, trac
     result = invoke("train", "sft", str(config), "--run-dir", str(tmp_path / "sft"))
     assert result.exit_code != 0 and message in result.output, result.output
     assert not (tmp_path / "sft" / "checkpoints").exists()
+
+
+def test_wandb_without_credentials_is_said_in_the_plan(tiny_llama, tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    for variable in ("WANDB_API_KEY", "WANDB_MODE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = write_config(tmp_path, tiny_llama, train={"report_to": ["wandb"]})
+    result = invoke("train", "sft", str(config), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "W&B: no WANDB_API_KEY and no `wandb login` found" in result.output

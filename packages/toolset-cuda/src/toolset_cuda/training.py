@@ -44,6 +44,7 @@ class Plan:
     steps: int
     memory: dict[str, float]
     tokenizer: Any = None
+    tracker_notes: list[str] = attrs.Factory(list)
 
 
 @attrs.define
@@ -61,7 +62,7 @@ def _method_settings(config: RunConfig, method: str) -> Any:
 
 def plan_run(method: str, config: RunConfig, *, echo: Echo = print) -> Plan:
     """Load config, data and tokenizer, run the formatter; count tokens and steps; estimate memory."""
-    reporting.check(config.train.report_to)
+    tracker_notes = reporting.check(config.train.report_to)
     engine, detail = engines.choose_engine(config)
     model_dir = local_model_dir(config.model)
     if not (model_dir / "config.json").is_file():
@@ -73,7 +74,7 @@ def plan_run(method: str, config: RunConfig, *, echo: Echo = print) -> Plan:
     steps = settings.max_steps or max(1, math.ceil(math.ceil(len(data.train) / per_step) * settings.epochs))
     seq = data.stats["tokens"].get("p95", config.model.max_seq_length)
     memory = engines.estimate(config, model_dir, method, seq)
-    return Plan(method, config, model_dir, engine, detail, data, steps, memory, tokenizer)
+    return Plan(method, config, model_dir, engine, detail, data, steps, memory, tokenizer, tracker_notes)
 
 
 def describe(plan: Plan) -> list[str]:
@@ -103,7 +104,7 @@ def describe(plan: Plan) -> list[str]:
             f"memory (rough): {m['total_gib']} GiB = weights {m['weights_gib']} + LoRA/optimizer "
             f"{m['lora_and_optimizer_gib']} + activations {m['activations_gib']} ({m['parameters_b']} B parameters)"
         )
-    return lines
+    return lines + plan.tracker_notes
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -185,8 +186,6 @@ def train(
     for note in notes:
         log(note)
     tokenizer.chat_template = plan.data.chat_template
-    for note in reporting.check(config.train.report_to):
-        log(note)
     started = time.perf_counter()
     with reporting.tracking(config.train.report_to, run_dir, main=main):
         trainer = _build_trainer(method, plan, model, tokenizer, run_dir)
