@@ -3,7 +3,10 @@
 Run: .venv/bin/python bench/bench_validate.py [--runs 10] [--data ../shared/upstream-data]
 
 - whole process: a fresh `toolset validate FILE --json --no-progress` per run (wall time and peak RSS from
-  wait4); .pyc files are written by a warm-up run first, as after any normal install;
+  wait4), by default (the file split over one process per CPU, at most 4) and with `--jobs 1`, taking turns
+  so that both meet the same machine load; .pyc files are written by a warm-up run first, as after any
+  normal install;
+- the machine's speed at the time: a fixed pure-Python loop (this host's speed varies with its neighbours);
 - in process: examples/s of `validate_files` alone, with the compiled engine and with jsonschema only;
 - memory against file size: peak RSS of one run on the file repeated 1, 4 and 16 times.
 The baseline (a simple regex-and-dict validator, 0.29-0.46 s whole process here) is not in this repository.
@@ -87,6 +90,17 @@ def in_process(path: Path, runs: int, engine: bool) -> tuple[float, int]:
     return best, count
 
 
+def reference_loop() -> float:
+    """Best of three runs of a fixed pure-Python loop: compare it between runs of this benchmark."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.perf_counter(), 0
+        for number in range(3_000_000):
+            total += number
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -98,13 +112,21 @@ def main() -> None:
         lines = path.read_bytes().count(b"\n")
         print(f"file: {lines} lines, {path.stat().st_size / 2**20:.1f} MiB")
         run_once(command(path))  # warm-up: file cache and .pyc files
-        walls, rss = zip(*(run_once(command(path)) for _ in range(args.runs)), strict=True)
+        print(f"{'reference loop (machine speed)':<40} {reference_loop():.3f} s")
+        variants = {"toolset validate": command(path), "toolset validate --jobs 1": [*command(path), "--jobs", "1"]}
+        walls: dict[str, list[float]] = {name: [] for name in variants}
+        rss: dict[str, list[int]] = {name: [] for name in variants}
+        for _ in range(args.runs):  # in turns: both see the same load
+            for name, argv in variants.items():
+                wall, peak = run_once(argv)
+                walls[name].append(wall)
+                rss[name].append(peak)
         version = [run_once([command(path)[0], "--version"])[0] for _ in range(args.runs)]
         lean = [run_once([sys.executable, "-c", LEAN, str(path)])[0] for _ in range(args.runs)]
-        print(
-            f"{'toolset validate, whole process':<40} median {statistics.median(walls):.3f} s  best {min(walls):.3f} s"
-        )
-        print(f"{'peak RSS':<40} {max(rss)} MiB")
+        for name in variants:
+            times = walls[name]
+            text = f"median {statistics.median(times):.3f} s  best {min(times):.3f} s  peak RSS {max(rss[name])} MiB"
+            print(f"{name + ', whole process':<40} {text}")
         print(f"{'toolset --version, whole process':<40} median {statistics.median(version):.3f} s")
         print(f"{'validate_files without the CLI, process':<40} median {statistics.median(lean):.3f} s")
         for engine in (True, False):

@@ -132,8 +132,60 @@ def read_conversations(
     path: str | Path, *, format: str = "auto", findings: list[Finding] | None = None
 ) -> Iterator[Conversation]:
     """Yield the conversations of a JSONL file; problems are appended to ``findings`` with file and line."""
-    path = Path(path)
     findings = findings if findings is not None else []
+    tally = LineTally()
+    yield from read_span(path, format=format, findings=findings, tally=tally)
+    findings += tally.findings(str(path))
+
+
+@attrs.define
+class LineTally:
+    """What :func:`read_span` counts for the findings about a whole file (CRLF, blank lines, final newline).
+
+    Spans of one file read apart (in parallel) are :meth:`merge`-d in file order, then :meth:`findings`.
+    """
+
+    crlf: int = 0
+    first_crlf: int | None = None
+    blank: int = 0
+    last: bytes = b""
+
+    def merge(self, other: LineTally) -> None:
+        self.crlf += other.crlf
+        self.first_crlf = self.first_crlf or other.first_crlf
+        self.blank += other.blank
+        self.last = other.last or self.last
+
+    def findings(self, source: str) -> list[Finding]:
+        found: list[Finding] = []
+
+        def report(code: str, message: str, line: int | None = None, *, severity: str) -> None:
+            found.append(Finding(code=code, message=message, severity=severity, source=source, line=line))
+
+        if self.crlf:
+            text = f"{self.crlf} line(s) end with CRLF (first: line {self.first_crlf})"
+            report("line.crlf", text, self.first_crlf, severity="info")
+        if self.blank:
+            report("line.blank", f"{self.blank} blank line(s) skipped", None, severity="info")
+        if self.last and not self.last.endswith(b"\n"):
+            report("file.no_final_newline", "the last line has no newline", None, severity="info")
+        return found
+
+
+def read_span(
+    path: str | Path,
+    *,
+    format: str = "auto",
+    findings: list[Finding],
+    tally: LineTally,
+    start: int = 0,
+    stop: int | None = None,
+    first_line: int = 1,
+) -> Iterator[Conversation]:
+    """:func:`read_conversations` for the lines in bytes ``start``-``stop`` of a file (both at line starts),
+    numbered from ``first_line``. Per-line findings go to ``findings``; file-wide counts to ``tally``.
+    """
+    path = Path(path)
     if format != "auto" and format not in FORMATS:
         raise ToolsetError(f"unknown data format {format!r}; known: auto, {', '.join(FORMATS)}")
     if not path.is_file():
@@ -144,20 +196,21 @@ def read_conversations(
         severity = where.pop("severity", "warning")
         findings.append(Finding(code=code, message=message, severity=severity, source=source, line=line, **where))
 
-    crlf = blank = 0
-    first_crlf = None
-    last = b""
-    offset = 0
+    offset = start
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            start, offset = offset, offset + len(raw)
-            last = raw
+        if start:
+            handle.seek(start)
+        for number, raw in enumerate(handle, first_line):
+            if stop is not None and offset >= stop:
+                break
+            begin, offset = offset, offset + len(raw)
+            tally.last = raw
             if number == 1 and raw.startswith(_BOM):
                 report("file.bom", "UTF-8 byte order mark at the start of the file", 1, severity="info")
                 raw = raw[len(_BOM) :]
             if raw.endswith(b"\r\n"):
-                crlf += 1
-                first_crlf = first_crlf or number
+                tally.crlf += 1
+                tally.first_crlf = tally.first_crlf or number
             if len(raw) > LONG_LINE_BYTES:
                 report("line.too_long", f"line is {len(raw):,} bytes long", number)
             # orjson parses valid UTF-8 bytes holding JSON; it refuses blank lines and anything json might read
@@ -167,11 +220,11 @@ def read_conversations(
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    at = start + exc.start
+                    at = begin + exc.start
                     report("encoding.invalid_utf8", f"bytes that are not UTF-8 at byte offset {at}", number)
                     text = raw.decode("utf-8", errors="replace")
                 if not text.strip():
-                    blank += 1
+                    tally.blank += 1
                     continue
                 try:
                     record = json.loads(text.rstrip("\r\n"))
@@ -195,12 +248,6 @@ def read_conversations(
                 conversation.metadata["source"] = source
                 conversation.metadata["line"] = number
                 yield conversation
-    if crlf:
-        report("line.crlf", f"{crlf} line(s) end with CRLF (first: line {first_crlf})", first_crlf, severity="info")
-    if blank:
-        report("line.blank", f"{blank} blank line(s) skipped", None, severity="info")
-    if last and not last.endswith(b"\n"):
-        report("file.no_final_newline", "the last line has no newline", None, severity="info")
 
 
 def _convert(record: dict[str, Any], fmt: str, number: int, report: Any) -> Conversation | None:

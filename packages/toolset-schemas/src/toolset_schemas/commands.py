@@ -40,6 +40,13 @@ def _run(work: Callable[[], T]) -> T:
     default=None,
     help="Progress bar on stderr (default: when stderr is a terminal and the input is 4 MiB or more).",
 )
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes per file (default: one per CPU, at most 4, and per MiB of the file; 1: this one only).",
+)
 def validate_command(
     files: tuple[Path, ...],
     toolset_name: str,
@@ -48,6 +55,7 @@ def validate_command(
     strict: bool,
     show_expected: bool,
     progress: bool | None,
+    jobs: int | None,
 ) -> None:
     """Check the tool calls in FILES (or folders of .jsonl files) against a tool set's schemas and rules.
 
@@ -57,7 +65,9 @@ def validate_command(
     from toolset_schemas.validator import render, validate_files
 
     report = _run(
-        lambda: validate_files(list(files), toolset=toolset_name, format=fmt, strict=strict, progress=progress)
+        lambda: validate_files(
+            list(files), toolset=toolset_name, format=fmt, strict=strict, progress=progress, jobs=jobs
+        )
     )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))

@@ -9,6 +9,8 @@ KTO lines labelled ``false`` are deliberately wrong: their findings are kept apa
 from __future__ import annotations
 
 import gc
+import os
+import pickle
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -357,28 +359,38 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
 PROGRESS_BYTES = 4 * 1024 * 1024  # auto mode: a progress bar when the input is at least this big
 
 
-def count_lines(path: Path) -> int:
-    """Newlines in a file (plus one for an unterminated last line), read in 1 MiB blocks."""
-    count, last = 0, b"\n"
+def count_lines(path: Path, stop: int | None = None) -> int:
+    """Newlines in a file, or in its first ``stop`` bytes (plus one for an unterminated last line), read in
+    1 MiB blocks.
+    """
+    count, last, left = 0, b"\n", stop
     with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
+        while block := handle.read(1 << 20 if left is None else min(1 << 20, left)):
             count += block.count(b"\n")
             last = block[-1:]
+            left = None if left is None else left - len(block)
     return count + (last != b"\n")
 
 
-def with_progress(conversations: Iterable[Conversation], path: Path, stream: Any = None) -> Iterator[Conversation]:
-    """Pass ``conversations`` through while a tqdm bar on ``stream`` (stderr) follows their line numbers."""
+def with_progress(
+    conversations: Iterable[Conversation], path: Path, stream: Any = None, *, lines: int | None = None
+) -> Iterator[Conversation]:
+    """Pass ``conversations`` through while a tqdm bar on ``stream`` (stderr) follows their line numbers.
+
+    ``lines``: the conversations cover only the first ``lines`` lines (this process's share of a file split
+    over processes); the bar still counts the whole file's lines, advancing in proportion.
+    """
     import sys
 
     from tqdm import tqdm
 
     total = count_lines(path)
+    scale = total / lines if lines else 1.0
     bar = tqdm(total=total, unit="line", desc=path.name, file=stream or sys.stderr, leave=False, dynamic_ncols=True)
     done = 0
     try:
         for conversation in conversations:
-            line = conversation.line or done
+            line = min(round((conversation.line or 0) * scale), total)
             if line > done:
                 bar.update(line - done)
                 done = line
@@ -397,6 +409,123 @@ def show_progress(files: Sequence[Path], progress: bool | None) -> bool:
     return sys.stderr.isatty() and sum(f.stat().st_size for f in files) >= PROGRESS_BYTES
 
 
+PARALLEL_BYTES = 1 << 20  # auto mode: one process per CPU (at most 4) and per MiB of a file
+
+
+def choose_jobs(jobs: int | None, size: int) -> int:
+    """Processes to validate a file of ``size`` bytes with: ``jobs`` if given, else one per CPU (at most
+    4) and per MiB. More than one only where this process can fork safely (:func:`can_fork`).
+    """
+    if jobs is None:
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            cpus = os.cpu_count() or 1
+        jobs = min(cpus, 4, size // PARALLEL_BYTES)
+    return max(jobs, 1) if jobs <= 1 or can_fork() else 1
+
+
+def can_fork() -> bool:
+    """Linux, and no other Python thread running (a fork copies no thread, whatever locks they hold)."""
+    import sys
+    import threading
+
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def split_lines(path: Path, parts: int) -> list[tuple[int, int | None, int]]:
+    """``parts`` (or fewer) spans of whole lines of a file: ``(start byte, stop byte, first line number)``."""
+    size = path.stat().st_size
+    bounds = [0]
+    with open(path, "rb") as handle:
+        for part in range(1, parts):
+            handle.seek(max(size * part // parts - 1, bounds[-1]))
+            handle.readline()  # to the start of the next line
+            if bounds[-1] < handle.tell() < size:
+                bounds.append(handle.tell())
+        spans, line = [], 1
+        handle.seek(0)
+        for start, stop in zip(bounds, [*bounds[1:], None], strict=True):
+            spans.append((start, stop, line))
+            while stop is not None and handle.tell() < stop:  # count the span's lines, 1 MiB at a time
+                line += handle.read(min(1 << 20, stop - handle.tell())).count(b"\n")
+    return spans
+
+
+def _validate_span(
+    validator: Validator, file: Path, format: str, span: tuple[int, int | None, int], bar: bool = False
+) -> tuple[Report, Any]:
+    """A partial report (no file-wide reader findings) and the line tally of one span of ``file``, the
+    first span with a progress bar if ``bar``.
+    """
+    from toolset.readers import LineTally, read_span
+
+    start, stop, first_line = span
+    partial = Report(toolset=validator.catalog.name, strict=validator.strict)
+    tally = LineTally()
+    findings = partial.reader_findings
+    conversations = read_span(
+        file, format=format, findings=findings, tally=tally, start=start, stop=stop, first_line=first_line
+    )
+    if bar:
+        lines = span[1] and count_lines(file, stop=span[1])
+        conversations = with_progress(conversations, file, lines=lines)
+    validator.validate(conversations, partial)
+    return partial, tally
+
+
+def _validate_forked(validator: Validator, file: Path, format: str, jobs: int, report: Report, bar: bool) -> None:
+    """Validate ``file`` in ``jobs`` spans, all but the first in forked processes; merge in file order.
+
+    The report is the one a single process makes. A worker that fails or dies has its span redone here.
+    """
+    from toolset.readers import LineTally
+
+    spans = split_lines(file, jobs)
+    children: list[tuple[int, int, tuple[int, int | None, int]]] = []
+    try:
+        for span in spans[1:]:
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker: its span's results, pickled, then straight out (no cleanup, no flush)
+                try:
+                    os.close(read_end)
+                    try:
+                        payload = pickle.dumps(_validate_span(validator, file, format, span))
+                    except BaseException:
+                        payload = b""
+                    with os.fdopen(write_end, "wb") as out:
+                        out.write(payload)
+                finally:
+                    os._exit(0)
+            os.close(write_end)
+            children.append((pid, read_end, span))
+        parts = [_validate_span(validator, file, format, spans[0], bar)]  # its bar stands for all: spans are alike
+        while children:
+            pid, read_end, span = children.pop(0)
+            with os.fdopen(read_end, "rb") as pipe:
+                payload = pipe.read()
+            os.waitpid(pid, 0)
+            try:
+                parts.append(pickle.loads(payload))
+            except Exception:  # the worker failed: its span again, here (a real error is raised here)
+                parts.append(_validate_span(validator, file, format, span))
+    finally:
+        for pid, read_end, _ in children:  # interrupted: stop the workers still running
+            os.close(read_end)
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+    tally = LineTally()
+    for partial, part_tally in parts:
+        report.reader_findings += partial.reader_findings
+        report.conversation_findings += partial.conversation_findings
+        report.expected_findings += partial.expected_findings
+        report.counts.update(partial.counts)
+        report.by_tool.update(partial.by_tool)
+        tally.merge(part_tally)
+    report.reader_findings += tally.findings(str(file))
+
+
 def validate_files(
     paths: Sequence[Path],
     *,
@@ -405,10 +534,12 @@ def validate_files(
     strict: bool = False,
     catalog: ToolCatalog | None = None,
     progress: bool | None = False,
+    jobs: int | None = 1,
 ) -> Report:
     """Read every file with :func:`toolset.readers.read_conversations` and validate what it yields.
 
     ``progress``: a progress bar on stderr per file (``None``: when stderr is a terminal and files are big).
+    ``jobs``: processes per file (``None``: :func:`choose_jobs` decides); the report is the same for any.
     """
     files = expand_paths(paths)
     try:
@@ -425,6 +556,10 @@ def validate_files(
     gc.disable()
     try:
         for file in files:
+            processes = choose_jobs(jobs, file.stat().st_size)
+            if processes > 1:
+                _validate_forked(validator, file, format, processes, report, bar)
+                continue
             conversations = read_conversations(file, format=format, findings=report.reader_findings)
             validator.validate(with_progress(conversations, file) if bar else conversations, report)
     finally:
