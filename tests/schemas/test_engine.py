@@ -147,3 +147,29 @@ def test_missing_required_names_are_reported_once():
     arguments = {"context": {"sessionId": "session_1731071640123_d7m2v9c4r"}}
     fields = [f.field for f in FAST.check_call(ToolCall(name="vaultManager_openNote", arguments=arguments))]
     assert len(fields) == len(set(fields)) == 7  # six context fields and `path`
+
+
+def test_unresolvable_refs():
+    from toolset_schemas.engine import unresolvable_refs
+
+    inside = {
+        "$defs": {"id": {"type": "string"}, "named": {"$anchor": "named"}},
+        "properties": {
+            "a": {"$ref": "#/$defs/id"},
+            "b": {"$ref": "#named"},
+            "c": {"$ref": "#"},
+            "d": {"items": [{"$ref": "#/properties/a"}]},
+            "e": {"$id": "https://e.x/inner", "type": "string"},
+            "f": {"$ref": "https://e.x/inner"},
+        },
+    }
+    assert unresolvable_refs(inside) == []
+    outside = {
+        "properties": {"a": {"$ref": "https://e.x/s.json"}, "b": {"anyOf": [{"$ref": "#/$defs/missing"}]}},
+        "items": {"$ref": "#nowhere"},
+    }
+    assert unresolvable_refs(outside) == [
+        (".properties.a", "https://e.x/s.json"),
+        (".properties.b.anyOf[0]", "#/$defs/missing"),
+        (".items", "#nowhere"),
+    ]

@@ -93,6 +93,18 @@ def test_validator_uses_an_imported_tool_set(tmp_path, user_dir):
             "tools[0] (a).inputSchema.properties.x.type: not a valid JSON Schema",
         ),
         ({"tools": [{"name": "a", "inputSchema": {"type": "object"}}] * 2}, "'a' appears twice"),
+        (
+            {
+                "tools": [
+                    {"name": "a", "inputSchema": {"type": "object", "properties": {"x": {"$ref": "https://e.x/s"}}}}
+                ]
+            },
+            "tools[0] (a).inputSchema.properties.x.$ref: 'https://e.x/s' cannot be resolved: toolset fetches nothing",
+        ),
+        (
+            {"tools": [{"name": "a", "inputSchema": {"type": "object", "items": {"$ref": "#/$defs/gone"}}}]},
+            "tools[0] (a).inputSchema.items.$ref: '#/$defs/gone' cannot be resolved",
+        ),
         ({"tool": []}, 'expected {"tools": [...]} or a list of tools'),
     ],
 )
@@ -134,3 +146,14 @@ def test_a_broken_user_tool_set_is_unusable_with_a_reason(user_dir):
     (toolset,) = user_toolsets()
     availability = toolset.availability()
     assert not availability.usable and "toolset.json: cannot read" in availability.detail
+
+
+def test_a_hand_written_tool_set_with_an_external_ref_is_a_clear_error(tmp_path, user_dir, fresh_plugins):
+    folder = user_dir / "remote"
+    folder.mkdir(parents=True)
+    schema = {"type": "object", "properties": {"x": {"$ref": "other.json#/x"}, "y": {"not": {"type": "null"}}}}
+    (folder / "toolset.json").write_text(json.dumps({"tools": [{"name": "a", "parameters": schema}]}))
+    data = write(tmp_path, json.dumps({"messages": [{"role": "user", "content": "hi"}]}), name="d.jsonl")
+    result = CliRunner().invoke(cli(), ["validate", str(data), "--toolset", "remote"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "tool set remote, tool a: parameters.properties.x.$ref 'other.json#/x' cannot be resolved" in result.output

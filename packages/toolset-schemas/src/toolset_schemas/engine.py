@@ -454,3 +454,42 @@ def _always(instance: Any) -> bool:
 
 
 NOTHING: Compiled = (_nothing, _always)
+
+
+UNRESOLVABLE = (
+    "cannot be resolved: toolset fetches nothing and follows only references inside the schema "
+    "(such as '#/$defs/NAME'); put the referenced schema under $defs, or inline it"
+)
+
+
+def unresolvable_refs(schema: Any) -> list[tuple[str, str]]:
+    """``(path, $ref)`` for each reference that cannot be resolved inside ``schema`` itself: a URL or file
+    (nothing is fetched; an ``$id`` embedded in the schema counts as inside) or a local pointer to nothing.
+    """
+    ids: set[str] = set()
+    refs: list[tuple[str, str]] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key in ("$id", "$anchor"):
+                if isinstance(node.get(key), str):
+                    ids.add(node[key] if key == "$id" else "#" + node[key])
+            if isinstance(node.get("$ref"), str):
+                refs.append((path, node["$ref"]))
+            for key, value in node.items():
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}[{index}]")
+
+    walk(schema, "")
+    compiler = _Compiler(schema)
+    unresolved = []
+    for path, ref in refs:
+        if ref in ids or ref.split("#", 1)[0] in ids - {""}:
+            continue
+        try:
+            compiler.resolve(ref)
+        except Unsupported:
+            unresolved.append((path, ref))
+    return unresolved

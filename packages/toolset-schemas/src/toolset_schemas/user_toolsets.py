@@ -14,6 +14,7 @@ from typing import Any
 
 from toolset.components import NAME_RE, ToolCatalog, Toolset, ToolSpec, unusable, usable
 from toolset.errors import ToolsetError
+from toolset_schemas.engine import UNRESOLVABLE, unresolvable_refs
 
 FILE_NAME = "toolset.json"
 RESERVED = frozenset({"claudesidian"})
@@ -76,6 +77,8 @@ def tools_from_mcp(data: Any, source: Path) -> list[ToolSpec]:
         except SchemaError as exc:
             path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path)
             raise ImportMcpError(f"{where}.inputSchema{path}: not a valid JSON Schema: {exc.message}") from None
+        for path, ref in unresolvable_refs(schema):
+            raise ImportMcpError(f"{where}.inputSchema{path}.$ref: {ref!r} {UNRESOLVABLE}")
         specs.append(ToolSpec(name=name, description=description.strip(), parameters=schema))
     return specs
 

@@ -173,12 +173,16 @@ class Validator:
     """
 
     def __init__(self, catalog: ToolCatalog, *, strict: bool = False) -> None:
-        from toolset_schemas.engine import compile_validator
+        from toolset_schemas.engine import UNRESOLVABLE, compile_validator, unresolvable_refs
 
         self.catalog = catalog
         self.strict = strict
         self._schemas = {tool.name: tool.parameters for tool in catalog.tools}
         compiled = {name: compile_validator(schema) for name, schema in self._schemas.items()}
+        for name in (name for name, pair in compiled.items() if pair is None):  # left to jsonschema
+            for path, ref in unresolvable_refs(self._schemas[name]):
+                where = f"tool set {catalog.name}, tool {name}: parameters{path}.$ref"
+                raise ToolsetError(f"{where} {ref!r} {UNRESOLVABLE}")
         self._compiled = {name: None if pair is None else pair[0] for name, pair in compiled.items()}
         self._tests = {name: pair[1] for name, pair in compiled.items() if pair is not None}
         self._jsonschema: dict[str, Any] = {}
