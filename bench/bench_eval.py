@@ -322,9 +322,10 @@ def bench_end_to_end(
                     started = time.perf_counter()
                     records = run(cases, concurrency, f"run-{round_index}-{concurrency}")
                     elapsed = time.perf_counter() - started
-                    failed = [r["id"] for r in records if r["raw"] is None]
+                    failed = [r for r in records if any(x["code"].startswith("backend.") for x in r["reasons"])]
                     if failed:
-                        raise SystemExit(f"{kind}: no answer for {failed}: {records[0]['reasons']}")
+                        ids = [r["id"] for r in failed]
+                        raise SystemExit(f"{kind}: no answer for {ids}: {failed[0]['reasons']}")
                     results[concurrency].append(len(cases) / elapsed)
                     last[concurrency] = records
         finally:
