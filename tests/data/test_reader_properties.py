@@ -134,9 +134,9 @@ def test_text_format_round_trips(conversations):
         assert all(m.tool_call_id in ids for m in conversation.messages if m.role == "tool")
 
 
-def read_bytes(data: bytes, fmt: str = "auto"):
+def read_bytes(data: bytes, fmt: str = "auto", suffix: str = ".jsonl"):
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "data.jsonl"
+        path = Path(folder) / f"data{suffix}"
         path.write_bytes(data)
         findings = []
         conversations = list(read_conversations(path, format=fmt, findings=findings))
@@ -148,9 +148,9 @@ FORMATS = st.sampled_from(["auto", "conversations", "messages", "text", "hermes"
 
 
 @settings(SETTINGS, max_examples=200)
-@given(st.binary(max_size=300), FORMATS)
-def test_arbitrary_bytes_never_raise(data, fmt):
-    conversations, _ = read_bytes(data, fmt)
+@given(st.binary(max_size=300), FORMATS, st.sampled_from([".jsonl", ".json"]))
+def test_arbitrary_bytes_never_raise(data, fmt, suffix):
+    conversations, _ = read_bytes(data, fmt, suffix)
     assert all(isinstance(c, Conversation) for c in conversations)
 
 
@@ -204,11 +204,22 @@ def test_records_of_any_shape_never_raise(records, fmt):
     assert len(conversations) + len([f for f in findings if f.line is not None]) >= 1
 
 
+@settings(SETTINGS, max_examples=200)
+@given(st.lists(MESSY_RECORD | JSON, min_size=1, max_size=4), FORMATS, st.sampled_from([None, 1, 2]))
+def test_json_documents_of_any_shape_never_raise(records, fmt, indent):
+    data = json.dumps(records if len(records) > 1 else records[0], indent=indent).encode()
+    conversations, findings = read_bytes(data, fmt, ".json")
+    assert len(conversations) + len(findings) >= 1
+
+
 def test_pathological_json_is_a_finding():
     deep = b"[" * 100_000 + b"]" * 100_000
     huge_int = b'{"conversations": [], "n": ' + b"9" * 5000 + b"}"
     conversations, findings = read_bytes(deep + b"\n" + huge_int + b"\n")
     assert conversations == [] and [f.code for f in findings] == ["json.invalid", "json.invalid"]
+    for document in (deep, huge_int):
+        conversations, findings = read_bytes(document, suffix=".json")
+        assert conversations == [] and [f.code for f in findings] == ["json.invalid"]
 
 
 def test_shapes_hypothesis_found_are_findings():

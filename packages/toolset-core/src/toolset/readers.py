@@ -131,11 +131,116 @@ def detect_format(path: str | Path, sample: int = 50) -> str:
 def read_conversations(
     path: str | Path, *, format: str = "auto", findings: list[Finding] | None = None
 ) -> Iterator[Conversation]:
-    """Yield the conversations of a JSONL file; problems are appended to ``findings`` with file and line."""
+    """Yield the conversations of a JSONL file; problems are appended to ``findings`` with file and line.
+
+    A ``.json`` file holding one JSON document (a list of records, or one record) is read as such, each
+    record numbered by the line it starts on; one that holds no conversations is a single finding.
+    """
     findings = findings if findings is not None else []
+    if str(path).lower().endswith(".json"):
+        records = read_json_document(path, findings)
+        if records is not None:  # else the .json file is JSON Lines after all
+            yield from _conversations(records, path, format, findings)
+            return
     tally = LineTally()
     yield from read_span(path, format=format, findings=findings, tally=tally)
     findings += tally.findings(str(path))
+
+
+def read_json_document(path: str | Path, findings: list[Finding]) -> list[tuple[int, Any]] | None:
+    """``(line, record)`` of a file holding one JSON document; ``None`` if it is JSON Lines instead.
+
+    A list gives its items; an object with ``conversations`` or ``messages`` is one record; anything else,
+    such as a tool schema file or a prompt set, gives no record and a ``file.not_conversations`` finding.
+    """
+    path = Path(path)
+    _check_path(path)
+    source = str(path)
+
+    def report(code: str, message: str, line: int | None = None, **where: Any) -> None:
+        severity = where.pop("severity", "warning")
+        findings.append(Finding(code=code, message=message, severity=severity, source=source, line=line, **where))
+
+    raw = path.read_bytes()
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM) :]
+        report("file.bom", "UTF-8 byte order mark at the start of the file", 1, severity="info")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        report("encoding.invalid_utf8", f"bytes that are not UTF-8 at byte offset {exc.start}", None)
+        text = raw.decode("utf-8", errors="replace")
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        first = next((line for line in text.splitlines() if line.strip()), "")
+        try:
+            if isinstance(json.loads(first), dict):
+                return None  # one object a line: JSON Lines in a .json file
+        except (ValueError, RecursionError):
+            pass
+        if isinstance(exc, json.JSONDecodeError):
+            message = f"invalid JSON: {exc.msg}"
+            report("json.invalid", message, exc.lineno, column=exc.colno, severity="error")
+        else:
+            report("json.invalid", "invalid JSON: nested too deeply or a number too long", None, severity="error")
+        return []
+    if isinstance(document, dict) and ("conversations" in document or "messages" in document):
+        return [(1, document)]
+    if isinstance(document, list) and any(
+        isinstance(item, dict) and ("conversations" in item or "messages" in item) for item in document
+    ):
+        return list(_items_with_lines(text))
+    kind = f"a list of {len(document)} item(s)" if isinstance(document, list) else type(document).__name__
+    if isinstance(document, dict):
+        kind = f"an object with keys {', '.join(list(map(str, document))[:4])}{', …' if len(document) > 4 else ''}"
+    report(
+        "file.not_conversations",
+        f"one JSON document ({kind}) with no 'conversations' or 'messages': nothing to read",
+        1,
+    )
+    return []
+
+
+def _items_with_lines(text: str) -> Iterator[tuple[int, Any]]:
+    """The items of the JSON array ``text`` (already known to parse), each with the line it starts on."""
+    position = len(text) - len(text.lstrip()) + 1  # after "["
+    line = 1 + text.count("\n", 0, position)
+    while True:
+        while text[position] in " \t\r\n,":
+            line += text[position] == "\n"
+            position += 1
+        if text[position] == "]":
+            return
+        item, end = _DECODER.raw_decode(text, position)
+        yield line, item
+        line += text.count("\n", position, end)
+        position = end
+
+
+def _check_path(path: Path) -> None:
+    if not path.is_file():
+        raise ToolsetError(f"{path}: file not found")
+
+
+def _conversations(
+    records: Iterable[tuple[int, Any]], path: str | Path, format: str, findings: list[Finding]
+) -> Iterator[Conversation]:
+    """Conversations of parsed ``(line, record)`` pairs, as :func:`read_span` makes them of lines."""
+    if format != "auto" and format not in FORMATS:
+        raise ToolsetError(f"unknown data format {format!r}; known: auto, {', '.join(FORMATS)}")
+    source = str(path)
+
+    def report(code: str, message: str, line: int | None = None, **where: Any) -> None:
+        severity = where.pop("severity", "warning")
+        findings.append(Finding(code=code, message=message, severity=severity, source=source, line=line, **where))
+
+    for number, record in records:
+        conversation = _record(record, format, number, report)
+        if conversation is not None:
+            conversation.metadata["source"] = source
+            conversation.metadata["line"] = number
+            yield conversation
 
 
 @attrs.define
@@ -188,8 +293,7 @@ def read_span(
     path = Path(path)
     if format != "auto" and format not in FORMATS:
         raise ToolsetError(f"unknown data format {format!r}; known: auto, {', '.join(FORMATS)}")
-    if not path.is_file():
-        raise ToolsetError(f"{path}: file not found")
+    _check_path(path)
     source = str(path)
 
     def report(code: str, message: str, line: int | None = None, **where: Any) -> None:
@@ -235,19 +339,19 @@ def read_span(
                     reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
                     report("json.invalid", f"invalid JSON: {reason}", number, severity="error")
                     continue
-            if not isinstance(record, dict):
-                report(
-                    "record.not_object",
-                    f"a JSON object is expected, not {type(record).__name__}",
-                    number,
-                    severity="error",
-                )
-                continue
-            conversation = _convert(record, format if format != "auto" else detect_record(record), number, report)
+            conversation = _record(record, format, number, report)
             if conversation is not None:
                 conversation.metadata["source"] = source
                 conversation.metadata["line"] = number
                 yield conversation
+
+
+def _record(record: Any, format: str, number: int, report: Any) -> Conversation | None:
+    if not isinstance(record, dict):
+        kind = type(record).__name__
+        report("record.not_object", f"a JSON object is expected, not {kind}", number, severity="error")
+        return None
+    return _convert(record, format if format != "auto" else detect_record(record), number, report)
 
 
 def _convert(record: dict[str, Any], fmt: str, number: int, report: Any) -> Conversation | None:

@@ -561,7 +561,7 @@ def validate_files(
     try:
         for file in files:
             processes = choose_jobs(jobs, file.stat().st_size)
-            if processes > 1:
+            if processes > 1 and file.suffix.lower() != ".json":  # a .json document is not split into lines
                 _validate_forked(validator, file, format, processes, report, bar)
                 continue
             conversations = read_conversations(file, format=format, findings=report.reader_findings)
