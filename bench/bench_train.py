@@ -3,6 +3,7 @@ Unsloth path against plain transformers + PEFT at the same config (CUDA). Each v
 
 CPU:  .venv/bin/python bench/bench_train.py --method sft --variants toolset,trl --steps 12
 GPU:  python bench/bench_train.py --method sft --variants unsloth,transformers --random-model 1b --load-in-4bit
+      (--random-model 7b: Mistral-7B's shape; --min-tokens 1800 --max-seq-length 3072: multi-turn samples of ~2k tokens)
 
 Throughput counts the non-padding tokens of the training steps after the first (warm-up) step, over their wall
 time. Peak memory is torch.cuda.max_memory_allocated on CUDA, the process's peak RSS on CPU.
@@ -30,7 +31,48 @@ SIZES = {  # random llama shapes (SmolLM2's 49152-token vocabulary)
     "3b": dict(
         hidden_size=3072, intermediate_size=8192, num_hidden_layers=26, num_attention_heads=24, num_key_value_heads=8
     ),
+    "7b": dict(  # Mistral-7B-v0.3's shape
+        hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8
+    ),
 }
+
+
+def long_samples(source: Path, destination: Path, min_tokens: int, tokenizer_dir: Path) -> Path:
+    """Multi-turn conversations of at least ``min_tokens`` tokens (message texts and call arguments, counted
+    with the tokenizer; the chat template adds a little), each made of consecutive conversations of ``source``
+    after the first one's system prompt; the last one's tools and label count.
+    """
+    import transformers
+
+    from toolset.data import Conversation
+    from toolset.readers import read_conversations
+    from toolset.writers import write_conversations
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_dir)
+
+    def tokens(message) -> int:
+        text = (message.content or "") + "".join(json.dumps(c.arguments) for c in message.tool_calls)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    samples = list(read_conversations(source))
+    merged: list[Conversation] = []
+    for start in range(len(samples)):
+        messages = [m for m in samples[start].messages if m.role == "system"]
+        total, index = sum(map(tokens, messages)), start
+        while total < min_tokens and index < start + len(samples):
+            for message in samples[index % len(samples)].messages:
+                if message.role != "system":
+                    for call in message.tool_calls:  # ids stay unique within the conversation
+                        call.id = f"{call.id}_{index}" if call.id else None
+                    if message.tool_call_id:
+                        message.tool_call_id = f"{message.tool_call_id}_{index}"
+                    messages.append(message)
+                    total += tokens(message)
+            index += 1
+        last = samples[(index - 1) % len(samples)]
+        merged.append(Conversation(messages=messages, tools=last.tools, label=last.label))
+    write_conversations(merged, destination, format="messages")
+    return destination
 
 
 def random_model(size: str, tokenizer_dir: Path, destination: Path) -> Path:
@@ -97,7 +139,7 @@ def child(args: argparse.Namespace) -> dict:
         "model.source=local",
         f"model.dtype={args.dtype}",
         f"model.load_in_4bit={str(args.load_in_4bit).lower()}",
-        "model.max_seq_length=2048",
+        f"model.max_seq_length={args.max_seq_length}",
         f"dataset.sft=[{args.sft or sample_path('claudesidian_sft.jsonl')}]",
         f"dataset.kto=[{args.kto or sample_path('claudesidian_kto.jsonl')}]",
         "dataset.eval_fraction=0",
@@ -184,6 +226,10 @@ def main() -> None:
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--sft")
     parser.add_argument("--kto")
+    parser.add_argument("--max-seq-length", type=int, default=2048)
+    parser.add_argument(
+        "--min-tokens", type=int, help="Train on multi-turn samples of about this many tokens (the samples chained)."
+    )
     parser.add_argument("--json", type=Path, help="Also write the results here.")
     parser.add_argument("--child", dest="variant", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -204,6 +250,15 @@ def main() -> None:
             from toolset.models import embedded_model_dir
 
             model = str(embedded_model_dir())
+        if args.min_tokens:
+            from toolset.models import embedded_model_dir
+            from toolset.readers import sample_path
+
+            tokenizer_dir = args.tokenizer or (Path(model) if not args.random_model else embedded_model_dir())
+            for method in ("sft", "kto"):
+                source = Path(getattr(args, method) or sample_path(f"claudesidian_{method}.jsonl"))
+                target = Path(scratch) / f"long-{method}.jsonl"
+                setattr(args, method, str(long_samples(source, target, args.min_tokens, Path(tokenizer_dir))))
         forwarded = [
             f"--{k.replace('_', '-')}={v}"
             for k, v in (
@@ -211,6 +266,7 @@ def main() -> None:
                 ("steps", args.steps),
                 ("batch", args.batch),
                 ("dtype", args.dtype),
+                ("max_seq_length", args.max_seq_length),
                 ("sft", args.sft),
                 ("kto", args.kto),
             )
@@ -240,7 +296,8 @@ def main() -> None:
                     sys.exit(f"{variant} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
                 results.append(json.loads(line[len("RESULT ") :]))
                 print(f"  {variant}: {results[-1]}", flush=True)
-    print(f"\nmethod {args.method}, {args.steps} steps, batch {args.batch}, model {args.random_model or model}")
+    length = f", samples of ~{args.min_tokens} tokens" if args.min_tokens else ""
+    print(f"\nmethod {args.method}, {args.steps} steps, batch {args.batch}, model {args.random_model or model}{length}")
     print("| variant | tokens/s | s/step | peak memory (MiB) | wall (s) |\n| --- | --- | --- | --- | --- |")
     for variant in args.variants.split(","):
         mine = [r for r in results if r["variant"] == variant]
