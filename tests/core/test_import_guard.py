@@ -27,3 +27,9 @@ def test_loading_every_plugin_pulls_no_heavy_library():
 def test_the_guard_sees_a_heavy_import():
     loaded = _modules_after("import toolset, numpy")
     assert "numpy" in loaded
+
+
+def test_loading_every_plugin_leaves_slow_helpers_for_first_use():
+    """yaml, cattrs and importlib.metadata load when a config is read or a run is recorded, not at start-up."""
+    loaded = _modules_after("from toolset import cli, plugins; plugins.plugin_infos(); plugins.add_commands(cli.cli)")
+    assert not {"yaml", "cattrs", "importlib.metadata"} & loaded

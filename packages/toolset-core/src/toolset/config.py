@@ -6,6 +6,7 @@ bad value and the expected type; unknown keys get a did-you-mean.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tomllib
@@ -14,13 +15,15 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-import cattrs
-import yaml
 
 from toolset.errors import ConfigError, closest
+
+if TYPE_CHECKING:
+    import cattrs
+    import yaml
 
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 ToolCallStyle = Literal["native", "hermes", "text"]
@@ -243,6 +246,8 @@ def _structure_str(value: Any, _type: type) -> str:
 
 def make_converter() -> cattrs.Converter:
     """A cattrs converter that never coerces silently (``"no"`` is not ``True``, ``3.7`` not ``3``)."""
+    import cattrs  # here, not at the top: cattrs and yaml are half of `import toolset.config`
+
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(float, _structure_float)
@@ -251,7 +256,7 @@ def make_converter() -> cattrs.Converter:
     return converter
 
 
-converter = make_converter()
+converter = functools.cache(make_converter)  # built on first use
 
 
 # --- provenance-aware loading -------------------------------------------------------------------
@@ -316,6 +321,8 @@ def _plain(value: Any) -> Any:
 
 def _yaml_lines(text: str) -> dict[Path_, int]:
     """Map each key path of a YAML document to its 1-based line."""
+    import yaml
+
     lines: dict[Path_, int] = {}
 
     def walk(node: yaml.Node, path: Path_) -> None:
@@ -340,6 +347,8 @@ def _yaml_lines(text: str) -> dict[Path_, int]:
 
 def read_config_file(path: str | Path) -> tuple[dict[str, Any], dict[Path_, int]]:
     """Read a YAML, JSON or TOML config; return the mapping and (for YAML) the line of each key."""
+    import yaml
+
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -380,6 +389,8 @@ def preset_names() -> list[str]:
 
 def preset_data(name: str) -> dict[str, Any]:
     """The raw mapping of a preset shipped with toolset-core (``tiny``, ``3b``, ``7b``, ``13b``, ``20b``)."""
+    import yaml
+
     names = preset_names()
     if name not in names:
         close = closest(name, names)
@@ -391,6 +402,8 @@ def preset_data(name: str) -> dict[str, Any]:
 
 def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
     """Parse ``a.b=value``; the value is read as a YAML scalar or flow list (``3``, ``true``, ``[a, b]``)."""
+    import yaml
+
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
@@ -489,6 +502,8 @@ def _type_errors(exc: Exception) -> list[tuple[Path_, str]]:
         reason = str(error) or type(error).__name__
         return f"expected {_describe_type(type_)} ({reason})"
 
+    import cattrs
+
     for message in cattrs.transform_error(exc, format_exception=describe):
         text, _, where = message.rpartition(" @ ")
         found.append((_parse_cattrs_path(where), text))
@@ -506,7 +521,7 @@ def _structure(layered: _Layered, cls: type, title: str) -> Any:
     problems = [explain(path, text) for path, text in _unknown_keys(cls, layered.data, ())]
     if not problems:
         try:
-            return converter.structure(layered.data, cls)
+            return converter().structure(layered.data, cls)
         except Exception as exc:  # cattrs raises exception groups describing each bad field
             problems = [explain(path, text) for path, text in _type_errors(exc)]
     raise ConfigError(f"{title}:\n  " + "\n  ".join(problems))
@@ -554,11 +569,13 @@ def load_config(
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
-    return converter.unstructure(config)
+    return converter().unstructure(config)
 
 
 def dump_config(config: Any, fmt: Literal["yaml", "json", "toml"] = "yaml") -> str:
     """Render a config as YAML (default), JSON or TOML (TOML has no null: unset keys are left out)."""
+    import yaml
+
     data = config_to_dict(config)
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"

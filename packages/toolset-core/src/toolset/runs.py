@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import importlib.metadata
 import json
 import os
 import platform
@@ -53,6 +52,8 @@ def sha256_file(path: Path) -> str:
 
 
 def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
+    import importlib.metadata  # here: 20 ms to import, and only runs need it
+
     versions = {}
     for name in names:
         try:
