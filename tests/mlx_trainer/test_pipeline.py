@@ -56,6 +56,8 @@ def test_mlx_pipeline_trains_exports_evaluates_and_resumes(mlx_base, tmp_path):
                         "num_layers": 2,
                         "batch_size": 2,
                         "grad_checkpoint": False,
+                        "lr_schedule": "cosine",  # set in the config: the pipeline has no --lr-schedule
+                        "warmup_steps": 1,
                         "stages": [
                             {"name": "basics", "datasets": [str(SAMPLE)], "iterations": 3, "learning_rate": 1e-3},
                             {"name": "polish", "datasets": [str(later)], "iterations": 1, "learning_rate": 1e-4},
@@ -91,6 +93,7 @@ def test_mlx_pipeline_trains_exports_evaluates_and_resumes(mlx_base, tmp_path):
     code, output = pipeline(str(config), "--run-dir", str(root), "--dry-run")
     assert code == 0, output
     assert "== mlx-lora ==" in output and "stage 2/2 polish: " in output and "1 iterations" in output
+    assert "lr 0.0001 (cosine after 1 warm-up steps)" in output
     assert "then export: adapter, merged, gguf; eval: True" in output
 
     code, output = pipeline(str(config), "--run-dir", str(root), "--resume", script=True)
@@ -111,6 +114,8 @@ def test_mlx_pipeline_trains_exports_evaluates_and_resumes(mlx_base, tmp_path):
     assert trained and all(row.keys() >= METRIC_KEYS for row in trained)
     steps = {stage: [row["step"] for row in trained if row["stage"] == stage] for stage in ("basics", "polish")}
     assert steps == {"basics": [1, 2, 3], "polish": [4]}  # basics was not trained again
+    # train.mlx.lr_schedule and warmup_steps from the config: one warm-up step, then cosine over each stage
+    assert [row["lr"] for row in trained] == pytest.approx([0.0, 1e-3, 5e-4, 1e-4], rel=1e-5)
 
     state = json.loads((root / "pipeline.json").read_text())["stages"]
     assert list(state) == ["mlx-lora", "export-adapter", "export-merged", "export-gguf", "eval"]
@@ -150,3 +155,13 @@ def test_a_missing_dataset_of_a_later_stage_stops_before_training(mlx_base, tmp_
     code, output = pipeline(str(config), "--run-dir", str(tmp_path / "pipe"))
     assert code == 1 and f"stage polish: dataset {missing} not found" in output, output
     assert not (tmp_path / "pipe" / "mlx-lora" / "stages").exists()
+
+
+def test_command_options_override_the_configured_schedule():
+    from toolset.config import load_config
+    from toolset_mlx.trainer import MlxTrainOptions, schedule_text
+
+    config = load_config(overrides=["train.mlx.lr_schedule=cosine", "train.mlx.warmup_steps=5"])
+    assert schedule_text(config, MlxTrainOptions()) == "cosine after 5 warm-up steps"
+    assert schedule_text(config, MlxTrainOptions(lr_schedule="constant", warmup_steps=0)) == "constant"
+    assert schedule_text(load_config(), MlxTrainOptions(warmup_steps=3)) == "constant after 3 warm-up steps"

@@ -124,6 +124,8 @@ class MlxConfig:
     grad_checkpoint: bool = True
     mask_prompt: bool = True
     steps_per_eval: int = 100
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: to 0 over each stage
+    warmup_steps: int = 0  # linear warm-up at the start of each stage
     stages: list[MlxStageConfig] = attrs.Factory(list)
 
 

@@ -20,8 +20,16 @@ def mlx_group() -> None:
 @click.option("--test", "test_prompts", multiple=True, metavar="PROMPT", help="Answer PROMPT after each stage.")
 @click.option("--resume-adapter", type=click.Path(path_type=Path), help="Start from the adapters in this folder.")
 @click.option("--run-dir", type=click.Path(path_type=Path), help="Run folder (default: OUTPUT_DIR/RUN_ID).")
-@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True)
-@click.option("--warmup-steps", type=click.IntRange(0), default=0, show_default=True)
+@click.option(
+    "--lr-schedule",
+    type=click.Choice(["constant", "cosine"]),
+    help="Learning-rate schedule of each stage (default: train.mlx.lr_schedule, constant).",
+)
+@click.option(
+    "--warmup-steps",
+    type=click.IntRange(0),
+    help="Linear warm-up steps of each stage (default: train.mlx.warmup_steps, 0).",
+)
 def train_command(
     config_file: Path | None,
     preset: str | None,
@@ -30,8 +38,8 @@ def train_command(
     test_prompts: tuple[str, ...],
     resume_adapter: Path | None,
     run_dir: Path | None,
-    lr_schedule: str,
-    warmup_steps: int,
+    lr_schedule: str | None,
+    warmup_steps: int | None,
 ) -> None:
     """Train the stages of CONFIG's train.mlx curriculum; each starts from the previous stage's adapters."""
     from toolset.config import load_run_config

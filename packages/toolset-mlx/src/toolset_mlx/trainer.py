@@ -33,14 +33,15 @@ Echo = Callable[[str], None]
 class MlxTrainOptions:
     """``stage``: ``all``, a stage name or its 1-based number; ``resume_adapter``: a folder holding
     ``adapters.safetensors`` the first chosen stage starts from; ``test_prompts`` run after each stage;
-    ``lr_schedule``: constant or cosine (to 0 over the stage), after ``warmup_steps`` of linear warm-up."""
+    ``lr_schedule`` (constant or cosine to 0 over the stage) and ``warmup_steps`` of linear warm-up override
+    ``train.mlx.lr_schedule`` and ``train.mlx.warmup_steps`` of the config when given."""
 
     stage: str = "all"
     resume_adapter: str | None = None
     test_prompts: list[str] = attrs.Factory(list)
     max_test_tokens: int = 64
-    lr_schedule: Literal["constant", "cosine"] = "constant"
-    warmup_steps: int = 0
+    lr_schedule: Literal["constant", "cosine"] | None = None
+    warmup_steps: int | None = None
 
 
 def stages_of(config: RunConfig) -> list[MlxStageConfig]:
@@ -149,9 +150,17 @@ def describe(config: RunConfig, options: MlxTrainOptions | None = None) -> list[
             f"stage {index + 1}/{len(stages)} {stage.name}: {stats['conversations']} conversations, "
             f"{stats['duplicates']} duplicates, {stats['too_long']} over {stats['max_length']} tokens; "
             f"train {stats['train']}, eval {stats['eval']}; tokens per example {stats['tokens']['min']}-"
-            f"{stats['tokens']['max']}; {stage.iterations} iterations, lr {stage.learning_rate}"
+            f"{stats['tokens']['max']}; {stage.iterations} iterations, lr {stage.learning_rate} "
+            f"({schedule_text(config, options)})"
         )
     return lines
+
+
+def schedule_text(config: RunConfig, options: MlxTrainOptions) -> str:
+    """The learning-rate schedule a stage follows, in words (the options override the config)."""
+    schedule = options.lr_schedule or config.train.mlx.lr_schedule
+    warmup = config.train.mlx.warmup_steps if options.warmup_steps is None else options.warmup_steps
+    return f"{schedule}{f' after {warmup} warm-up steps' if warmup else ''}"
 
 
 def _finished(run_dir: Path, stages: list[MlxStageConfig], chosen: list[int]) -> list[int]:
@@ -252,7 +261,8 @@ def train_mlx(
         log(
             f"stage {index + 1}/{len(stages)} {stage.name}: {stats['conversations']} conversations, "
             f"{stats['duplicates']} duplicates, {stats['too_long']} over {stats['max_length']} tokens; "
-            f"train {stats['train']}, eval {stats['eval']}; {stage.iterations} iterations, lr {stage.learning_rate}"
+            f"train {stats['train']}, eval {stats['eval']}; {stage.iterations} iterations, lr {stage.learning_rate} "
+            f"({schedule_text(config, options)})"
         )
         log(f"{'step':>6} {'epoch':>6} {'loss':>9} {'lr':>10} {'tok/s':>8} {'peak MB':>9}")
         previous = train_adapter(
@@ -269,8 +279,8 @@ def train_mlx(
             resume_from=previous,
             chat_template=template,
             seed=config.train.seed + index,
-            lr_schedule=options.lr_schedule,
-            warmup_steps=options.warmup_steps,
+            lr_schedule=options.lr_schedule or mlx.lr_schedule,
+            warmup_steps=mlx.warmup_steps if options.warmup_steps is None else options.warmup_steps,
             step_offset=sum(stages[i].iterations for i in range(index)),
             emit=write,
         )
