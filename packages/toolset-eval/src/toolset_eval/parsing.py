@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from toolset.components import as_tuple
 from toolset.data import ToolCall
 
 REASONS: dict[str, str] = {
@@ -46,7 +47,7 @@ _FENCE = "```"
 class ParseResult:
     """The calls found, the style they were written in, and a reason code when something was malformed."""
 
-    calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=tuple)
+    calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=as_tuple)
     style: str | None = None
     error: str | None = None
     detail: str = ""

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from toolset.components import as_tuple
 from toolset.errors import ToolsetError
 
 SHIPPED_PACKAGE = "toolset_eval.prompt_sets"
@@ -41,8 +42,8 @@ class PromptSetError(ToolsetError):
 class ExpectedContext:
     session_id: str | None = None
     workspace_id: str | None = None
-    workspace_ids: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    agent_ids: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    workspace_ids: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
+    agent_ids: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
 
     @property
     def allowed_workspaces(self) -> set[str]:
@@ -54,8 +55,8 @@ class PromptCase:
     id: str
     question: str
     system: str | None = None
-    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    expected_tools: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
+    expected_tools: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
     expected_args: dict[str, dict[str, Any]] = attrs.Factory(dict)
     expected_context: ExpectedContext | None = None
     behavior_expectations: dict[str, Any] = attrs.Factory(dict)
@@ -77,7 +78,7 @@ class PromptCase:
 class PromptSet:
     name: str
     source: str
-    cases: tuple[PromptCase, ...] = attrs.field(converter=tuple)
+    cases: tuple[PromptCase, ...] = attrs.field(converter=as_tuple)
 
 
 def _fail(source: str, where: str, message: str) -> PromptSetError:
