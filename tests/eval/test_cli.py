@@ -89,13 +89,31 @@ def test_run_resume_and_compare(cli, ollama_server, scripted_chat, tmp_path):
     resumed = CliRunner().invoke(cli, [*common, "--output", str(tmp_path / "a"), "--resume"])
     assert resumed.exit_code == 0 and len(ollama_server.requests) == asked  # nothing redone
 
+    # the server fails every request: not a 0% model but a failed run (exit 1); the report is written all the same
     ollama_server.replies["/api/chat"] = scripted_chat(lambda question: 400)
     second = CliRunner().invoke(cli, [*common, "--output", str(tmp_path / "b"), "--limit", "8"])
-    assert second.exit_code == 0, second.output
+    assert second.exit_code == 1, second.output
+    assert "Error: no case got an answer from backend ollama: " in second.output and "HTTP 400" in second.output
+    assert "--resume asks them again" in second.output and "Traceback" not in second.output
     compared = CliRunner().invoke(cli, ["eval", "compare", str(tmp_path / "a"), str(tmp_path / "b" / "report.json")])
     assert compared.exit_code == 0, compared.output
     assert compared.output.startswith("overall: 25.0% -> 0.0% (-25.0%)")
     assert "(no call): 100.0% -> 0.0% (-100.0%)" in compared.output
+
+    # some requests fail: a warning; --resume asks those cases again and keeps one record per case
+    failing = ("List models.", "What is the capital of Australia?")
+    ollama_server.replies["/api/chat"] = scripted_chat(lambda question: 400 if question in failing else "No tool.")
+    partial = CliRunner().invoke(cli, [*common, "--output", str(tmp_path / "c")])
+    assert partial.exit_code == 0, partial.output
+    assert "warning: 2 case(s) got no answer (first: " in partial.output
+    ollama_server.replies["/api/chat"] = scripted_chat(lambda question: "No tool.")
+    asked = len(ollama_server.requests)
+    resumed = CliRunner().invoke(cli, [*common, "--output", str(tmp_path / "c"), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "asking again 2 case(s) that got no answer before" in resumed.output and "warning" not in resumed.output
+    assert len(ollama_server.requests) - asked == 2
+    lines = (tmp_path / "c" / "records.jsonl").read_text().splitlines()
+    assert len(lines) == 8 and len({json.loads(line)["id"] for line in lines}) == 8
 
 
 def test_run_reports_a_bad_prompt_set_without_traceback(cli, tmp_path):

@@ -92,7 +92,7 @@ def run_command(
     from toolset.plugins import get_registries
     from toolset_eval.prompts import load_prompt_set
     from toolset_eval.reports import build_report, write_reports
-    from toolset_eval.runner import RunSettings, run_cases, sampling_of
+    from toolset_eval.runner import RECORDS_FILE, RunSettings, read_records, run_cases, sampling_of, unanswered
     from toolset_eval.scoring import Scorer
 
     registries = get_registries()
@@ -121,6 +121,10 @@ def run_command(
         progress=not no_progress,
         offer_tools=offer_tools,
     )
+    if resume:
+        again = sum(map(unanswered, read_records(output / RECORDS_FILE)))
+        if again:
+            click.echo(f"asking again {again} case(s) that got no answer before")
     records = run_cases(
         cases, lambda: backend.factory(config), Scorer(catalog), output, settings=settings, resume=resume
     )
@@ -138,13 +142,23 @@ def run_command(
         "tools_offered": offer_tools,
     }
     wanted = {case.id for case in cases}
-    report = build_report([r for r in records if r["id"] in wanted], metadata)
+    chosen = [r for r in records if r["id"] in wanted]
+    report = build_report(chosen, metadata)
     paths = write_reports(report, output)
     summary = report["summary"]
     click.echo(f"accuracy {summary['accuracy']:.1%} ({summary['passed']}/{summary['cases']})")
     for row in report["failure_reasons"][:5]:
         click.echo(f"  {row['count']:4d}  {row['code']}")
     click.echo("wrote " + ", ".join(str(path) for path in paths))
+    silent = [r for r in chosen if unanswered(r)]
+    if silent:
+        first = silent[0]["reasons"][0]["message"]
+        retry = f"toolset eval run ... --output {output} --resume asks them again"
+        if len(silent) == len(chosen):  # nothing was evaluated: not a 0% model, a failed run
+            click.echo(f"Error: no case got an answer from backend {backend_name}: {first}", err=True)
+            click.echo(f"Start the server or fix --host; {retry}.", err=True)
+            raise SystemExit(1)
+        click.echo(f"warning: {len(silent)} case(s) got no answer (first: {first}); {retry}", err=True)
 
 
 def _version(distribution: str | None) -> str | None:

@@ -1,8 +1,9 @@
 """Run a prompt set against a backend: concurrent requests, retries, one JSONL record per finished case.
 
 Records are appended (flushed and fsynced) by the calling thread as cases finish, so an interrupted run
-loses nothing that was written and ``resume=True`` skips exactly the cases already recorded. A trailing
-half-written line (a crash mid-write) is cut off on resume.
+loses nothing that was written and ``resume=True`` skips exactly the cases already answered. Cases that got no
+answer (the backend failed after its retries: server down, timeouts) are asked again on resume, their old
+records dropped from the file. A trailing half-written line (a crash mid-write) is cut off on resume.
 """
 
 from __future__ import annotations
@@ -68,6 +69,22 @@ def read_records(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
         except json.JSONDecodeError as exc:
             raise RunError(f"{path}:{number}: not a JSON record ({exc.msg}); remove the line or start afresh") from None
     return records
+
+
+def unanswered(record: dict[str, Any]) -> bool:
+    """The backend gave no answer for this case (its one reason is ``backend.error``)."""
+    return record.get("raw") is None and any(reason.get("code") == "backend.error" for reason in record["reasons"])
+
+
+def _drop_unanswered(path: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` without the unanswered ones; the file is rewritten (atomically) if any were dropped."""
+    from toolset.storage import atomic_file
+
+    kept = [record for record in records if not unanswered(record)]
+    if len(kept) < len(records):
+        with atomic_file(path) as handle:
+            handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in kept)
+    return kept
 
 
 def _jsonable(value: Any) -> Any:
@@ -148,7 +165,7 @@ def run_cases(
     path = output / RECORDS_FILE
     if path.exists() and path.stat().st_size and not resume:
         raise RunError(f"{path} already holds records: pass --resume to continue that run, or another --output")
-    done = read_records(path, repair=True)
+    done = _drop_unanswered(path, read_records(path, repair=True))  # resumed: ask those again
     done_ids = {record["id"] for record in done}
     todo = [case for case in cases if case.id not in done_ids]
     tools = scorer.catalog.to_openai()
