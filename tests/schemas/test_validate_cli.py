@@ -126,3 +126,11 @@ def test_progress_follows_line_numbers(tmp_path):
     stream = io.StringIO()
     assert len(list(with_progress(read_conversations(path), path, stream))) == 2
     assert "/4 " in stream.getvalue()
+
+
+def test_a_file_without_conversations_says_so(tmp_path):
+    path = write(tmp_path, '{"id": "case-1"}', name="cases.jsonl")
+    result = validate(path)
+    assert result.exit_code == 1  # the line has no messages: an error
+    assert "0 conversation(s)" in result.output and "nothing to check (no conversation was read)" in result.output
+    assert "(100.0%)" not in result.output

@@ -583,11 +583,15 @@ def render(report: Report, *, show_expected: bool = False) -> Iterator[str]:
         for finding in report.expected_findings:
             yield f"  {finding}"
     yield ""
+    checked = (
+        f"{summary['valid']} valid ({summary['valid_percent']}%)"
+        if summary["conversations"]
+        else "nothing to check (no conversation was read)"
+    )
     yield (
         f"{summary['conversations']} conversation(s), {summary['tool_calls']} tool call(s) in {summary['files']} "
         f"file(s) checked against {report.toolset}{' (strict)' if report.strict else ''}: "
-        f"{summary['valid']} valid ({summary['valid_percent']}%), "
-        f"{summary['errors']} error(s), {summary['warnings']} warning(s)"
+        f"{checked}, {summary['errors']} error(s), {summary['warnings']} warning(s)"
     )
     if summary["by_code"]:
         yield "by code: " + ", ".join(f"{code} {n}" for code, n in summary["by_code"].items())
