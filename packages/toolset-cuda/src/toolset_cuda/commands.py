@@ -6,13 +6,11 @@ from pathlib import Path
 
 import click
 
+from toolset.cli_options import config_argument, num_processes_option, preset_option, run_dir_option, set_option
 from toolset.config import load_run_config
 from toolset.errors import ToolsetError
 from toolset.launch import launched
 
-config_argument = click.argument("config_file", metavar="CONFIG", required=False, type=click.Path(path_type=Path))
-preset_option = click.option("--preset", help="Start from this preset (tiny, 3b, 7b, 13b, 20b).")
-set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value.")
 resume_option = click.option("--resume", is_flag=True, help="Continue from the latest checkpoint.")
 dry_run_option = click.option(
     "--dry-run", is_flag=True, help="Load config, data and tokenizer, print examples, counts, steps and memory; stop."
@@ -34,13 +32,13 @@ def _echo(line: str) -> None:
 @click.command(name="train")
 @click.argument("method", type=click.Choice(["sft", "kto"]))
 @config_argument
-@preset_option
+@preset_option("tiny, 3b, 7b, 13b, 20b")
 @set_option
 @resume_option
 @dry_run_option
-@click.option("--run-dir", type=click.Path(path_type=Path), help="Run folder (default: OUTPUT_DIR/RUN_ID).")
+@run_dir_option()
 @click.option("--parent", type=click.Path(path_type=Path), help="An SFT run whose adapter KTO continues.")
-@click.option("--num-processes", type=int, default=1, show_default=True, help="Processes (accelerate launch, DDP).")
+@num_processes_option
 def train_command(
     method: str,
     config_file: Path | None,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from toolset.cli_options import config_argument, preset_option, run_dir_option, set_option
+
 
 @click.group(name="mlx")
 def mlx_group() -> None:
@@ -13,13 +15,13 @@ def mlx_group() -> None:
 
 
 @mlx_group.command(name="train")
-@click.argument("config_file", metavar="CONFIG", required=False, type=click.Path(path_type=Path))
-@click.option("--preset", help="Start from this preset (mac-7b, mac-coder-16gb, tiny, ...).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value.")
+@config_argument
+@preset_option("mac-7b, mac-coder-16gb, tiny, ...")
+@set_option
 @click.option("--stage", default="all", show_default=True, help="Stage to run: its 1-based number, name, or all.")
 @click.option("--test", "test_prompts", multiple=True, metavar="PROMPT", help="Answer PROMPT after each stage.")
 @click.option("--resume-adapter", type=click.Path(path_type=Path), help="Start from the adapters in this folder.")
-@click.option("--run-dir", type=click.Path(path_type=Path), help="Run folder (default: OUTPUT_DIR/RUN_ID).")
+@run_dir_option()
 @click.option(
     "--lr-schedule",
     type=click.Choice(["constant", "cosine"]),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from toolset.cli_options import config_argument, num_processes_option, preset_option, run_dir_option, set_option
 from toolset.hookspecs import hookimpl
 
 
@@ -29,8 +30,8 @@ def config_group() -> None:
 
 @config_group.command(name="show")
 @click.argument("config_file", metavar="[CONFIG]", required=False, type=click.Path(path_type=Path))
-@click.option("--preset", help="Start from this preset (tiny, 3b, 7b, 13b, 20b).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value, e.g. lora.r=32.")
+@preset_option()
+@set_option
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json", "toml"]), default="yaml", show_default=True)
 def config_show(config_file: Path | None, preset: str | None, overrides: tuple[str, ...], fmt: str) -> None:
     """Print the resolved configuration: defaults, then preset, CONFIG file and --set overrides."""
@@ -196,15 +197,13 @@ def quickstart(ctx: click.Context, output: Path, resume: bool, eval_cases: int, 
 
 
 @click.command()
-@click.argument("config_file", metavar="CONFIG", required=False, type=click.Path(path_type=Path))
-@click.option("--preset", help="Start from this preset (tiny, 3b, 7b, mac-7b, ...).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a value.")
+@config_argument
+@preset_option()
+@set_option
 @click.option("--resume", is_flag=True, help="Continue: skip finished stages, resume an interrupted one.")
 @click.option("--dry-run", is_flag=True, help="Check the stages and print each trainer's plan (data, steps); stop.")
-@click.option("--run-dir", type=click.Path(path_type=Path), help="Pipeline folder (default: OUTPUT_DIR/RUN_ID).")
-@click.option(
-    "--num-processes", type=click.IntRange(1), default=1, show_default=True, help="Processes (accelerate, DDP)."
-)
+@run_dir_option("Pipeline folder")
+@num_processes_option
 def pipeline(
     config_file: Path | None,
     preset: str | None,
