@@ -6,36 +6,43 @@ import shutil
 from pathlib import Path
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
+# The shape every tiny test model shares (2 layers of width 64), with its special token ids.
+TINY_SHAPE = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=512,
+    bos_token_id=1,
+    eos_token_id=2,
+)
+
+
+def _build(model_class, config, destination: Path, dtype: str):
+    """A seeded random model of ``model_class`` with weights scaled up (greedy decoding is less tie-prone then)."""
+    import torch
+
+    torch.manual_seed(0)
+    model = model_class(config)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(8.0)
+    model.to(getattr(torch, dtype)).save_pretrained(destination)
 
 
 def tiny_model(embedded_hf: Path, destination: Path, architecture: str, dtype: str = "float32") -> Path:
     """A randomly initialised tiny model of ``architecture`` that reuses SmolLM2's tokenizer."""
-    import torch
     import transformers
 
-    torch.manual_seed(0)
-    common = dict(
-        vocab_size=49152,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
     config_class, model_class = {
         "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM),
         "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM),
         "qwen3": (transformers.Qwen3Config, transformers.Qwen3ForCausalLM),
     }[architecture]
     extra = {"head_dim": 16} if architecture == "qwen3" else {}
-    model = model_class(config_class(**common, **extra, tie_word_embeddings=architecture != "llama"))
-    with torch.no_grad():  # larger weights than the initialiser's make greedy decoding less tie-prone
-        for parameter in model.parameters():
-            parameter.mul_(8.0)
-    model.to(getattr(torch, dtype)).save_pretrained(destination)
+    config = config_class(vocab_size=49152, **TINY_SHAPE, **extra, tie_word_embeddings=architecture != "llama")
+    _build(model_class, config, destination, dtype)
     for name in TOKENIZER_FILES:
         if (embedded_hf / name).is_file():
             shutil.copy(embedded_hf / name, destination / name)
@@ -110,7 +117,6 @@ def train_sentencepiece(destination: Path, model_type: str = "bpe", vocab_size: 
 def tiny_mistral(destination: Path, *, legacy: bool = False, dtype: str = "float32") -> Path:
     """A randomly initialised MistralForCausalLM with a real SentencePiece tokenizer (trained here), loaded and
     saved by transformers' LlamaTokenizer, and the project's Mistral chat template ([INST], [TOOL_CALLS])."""
-    import torch
     import transformers
 
     from toolset.chat_templates import load
@@ -121,24 +127,8 @@ def tiny_mistral(destination: Path, *, legacy: bool = False, dtype: str = "float
     tokenizer.chat_template = load("mistral")
     tokenizer.save_pretrained(destination)
     assert sp_model.is_file()  # kept beside tokenizer.json, as in Mistral's and Llama 2's folders
-    torch.manual_seed(0)
     config = transformers.MistralConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        rope_theta=1_000_000.0,
-        sliding_window=None,
-        bos_token_id=1,
-        eos_token_id=2,
-        tie_word_embeddings=False,
+        vocab_size=len(tokenizer), **TINY_SHAPE, rope_theta=1_000_000.0, sliding_window=None, tie_word_embeddings=False
     )
-    model = transformers.MistralForCausalLM(config)
-    with torch.no_grad():  # larger weights than the initialiser's make greedy decoding less tie-prone
-        for parameter in model.parameters():
-            parameter.mul_(8.0)
-    model.to(getattr(torch, dtype)).save_pretrained(destination)
+    _build(transformers.MistralForCausalLM, config, destination, dtype)
     return destination

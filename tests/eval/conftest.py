@@ -17,6 +17,18 @@ from typing import Any
 import attrs
 import pytest
 
+# One tool and one question that asks for it, for the backends' end-to-end tests.
+WEATHER_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather of a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+]
+WEATHER_QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
 LLAMA_API_KEY = "test-key-not-secret-123"
 LLAMA_ALIAS = "smollm2-135m"
 

@@ -16,18 +16,10 @@ from toolset_eval.configs import OllamaConfig
 from toolset_eval.ollama import OllamaClient
 from toolset_eval.parsing import ParseResult, parse_response
 
-pytestmark = [pytest.mark.ollama, pytest.mark.slow]
+from .conftest import WEATHER_QUESTION as QUESTION
+from .conftest import WEATHER_TOOLS as TOOLS
 
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather of a city",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-        },
-    }
-]
+pytestmark = [pytest.mark.ollama, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +41,12 @@ def model() -> str:
 def test_real_ollama_lists_models_and_chats_with_tools(model):
     client = OllamaClient(OllamaConfig(model=model, max_tokens=128, timeout_s=600))
     assert model in client.list_models()
-    response = client.chat([{"role": "user", "content": "What is the weather in Paris?"}], tools=TOOLS)
+    response = client.chat(QUESTION, tools=TOOLS)
     assert isinstance(response, ChatResponse)
     assert response.raw["done"] is True and response.model
     assert response.content or response.tool_calls
     assert isinstance(parse_response(response), ParseResult)
-    again = client.chat([{"role": "user", "content": "What is the weather in Paris?"}], tools=TOOLS)
+    again = client.chat(QUESTION, tools=TOOLS)
     assert (again.content, again.tool_calls) == (response.content, response.tool_calls)  # temperature 0, seed 0
     client.close()
 

@@ -14,19 +14,10 @@ from toolset_eval.errors import BackendError, BackendResponseError
 from toolset_eval.parsing import ParseResult, parse_response
 from toolset_eval.plugin import lmstudio_client, openai_client
 
-pytestmark = [pytest.mark.llama_cpp, pytest.mark.slow]
+from .conftest import WEATHER_QUESTION as QUESTION
+from .conftest import WEATHER_TOOLS as TOOLS
 
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather of a city",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-        },
-    }
-]
-QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
+pytestmark = [pytest.mark.llama_cpp, pytest.mark.slow]
 
 
 def test_openai_backend_lists_models_and_chats_with_tools(llama_server, monkeypatch):

@@ -19,20 +19,11 @@ from toolset_eval.hf import TransformersClient
 from toolset_eval.parsing import parse_response
 from toolset_eval.plugin import transformers_client
 
+from .conftest import WEATHER_QUESTION as QUESTION
+from .conftest import WEATHER_TOOLS as TOOLS
+
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
-
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather of a city",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-        },
-    }
-]
-QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
 
 
 @pytest.fixture(scope="module")
