@@ -572,6 +572,24 @@ def validate_files(
     return report
 
 
+def _table(header: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> Iterator[str]:
+    """A blank line and a plain aligned table (numbers right-aligned), or nothing without rows."""
+    if not rows:
+        return
+    cells = [[f"{value:,}" if isinstance(value, int) else str(value) for value in row] for row in rows]
+    widths = [max(len(text) for text in column) for column in zip(header, *cells, strict=True)]
+    numeric = [isinstance(value, int) for value in rows[0]]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    yield ""
+    yield line(header)
+    for row in cells:
+        yield line(row)
+
+
 def render(report: Report, *, show_expected: bool = False) -> Iterator[str]:
     """Human output: one line per finding, then the summary."""
     for finding in report.findings:
@@ -593,10 +611,13 @@ def render(report: Report, *, show_expected: bool = False) -> Iterator[str]:
         f"file(s) checked against {report.toolset}{' (strict)' if report.strict else ''}: "
         f"{checked}, {summary['errors']} error(s), {summary['warnings']} warning(s)"
     )
-    if summary["by_code"]:
-        yield "by code: " + ", ".join(f"{code} {n}" for code, n in summary["by_code"].items())
-    if summary["by_tool"]:
-        yield "by tool: " + ", ".join(f"{tool} {n}" for tool, n in list(summary["by_tool"].items())[:10])
+    severities = {finding.code: finding.severity for finding in report.findings}
+    codes = [(code, severities[code], count) for code, count in summary["by_code"].items()]
+    yield from _table(("finding code", "severity", "count"), codes)
+    tools = list(summary["by_tool"].items())
+    shown = tools[:10]
+    title = "tool (findings)" if len(tools) <= 10 else f"tool (findings; top 10 of {len(tools)})"
+    yield from _table((title, "count"), shown)
     if kto:
         yield (
             f"KTO: {kto['desirable_valid']}/{kto['desirable']} label=true line(s) valid; "
