@@ -57,7 +57,7 @@ def validate_command(
     progress: bool | None,
     jobs: int | None,
 ) -> None:
-    """Check the tool calls in FILES (or folders of .jsonl files) against a tool set's schemas and rules.
+    """Check the tool calls in FILES (or folders of .jsonl and .json files) against a tool set's schemas and rules.
 
     Exits 0 when clean, 1 if any error is found, 2 if it could not run. KTO lines labelled false are meant
     to be wrong: their findings are counted apart and never fail the run.
