@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-rounds 3]
      [--e2e-set claudesidian-coverage] [--servers llama_cpp.server,llama-server] [--server-binary PATH]
-     [--threads 2] [--gguf PATH] [--skip-scoring] [--skip-stand-in]
+     [--threads 2] [--gpu-layers N] [--gguf PATH] [--skip-scoring] [--skip-stand-in]
 
 - scoring (goal >= 5,000 responses/s): answers are made up from the shipped prompt sets (coverage, multistep,
   irrelevance, smoke) — correct calls built from each tool's JSON Schema, and broken ones (wrong tool, missing
@@ -21,6 +21,7 @@ Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-
   (about 15 minutes on 2 cores; needs cmake and a C++ compiler, no network beyond the package index): the
   llama-cpp-python sdist of the installed version is downloaded with pip, and the ``llama-server`` target of
   its vendored llama.cpp is built (Release, CPU, static, no web UI). Delete the folder to rebuild.
+  On a GPU, pass a CUDA build as ``--server-binary`` and ``--gpu-layers 99`` (docs/benchmarks.md has the build).
 - runner scaling where the server does serve in parallel: the same run on the claudesidian-coverage set (47
   cases) against a threaded OpenAI-compatible stand-in on 127.0.0.1 that answers each request with a correct
   call after a fixed ``--latency-ms`` (250), as a remote GPU server would; what is measured is the runner's own
@@ -249,20 +250,23 @@ def wait_ready(process: subprocess.Popen, url: str, log: Path, name: str) -> Non
 
 
 def start_server(
-    kind: str, gguf: Path, log: Path, binary: Path | None = None, threads: int = 2
+    kind: str, gguf: Path, log: Path, binary: Path | None = None, threads: int = 2, gpu_layers: int = 0
 ) -> tuple[subprocess.Popen, str]:
-    """``llama_cpp.server`` (one completion at a time) or ``llama-server`` with 4 slots, on ``threads`` each."""
+    """``llama_cpp.server`` (one completion at a time) or ``llama-server`` with 4 slots, on ``threads`` each,
+    with ``gpu_layers`` layers offloaded to the GPU (a CUDA build's)."""
     port = free_port()
     where = ("--host", "127.0.0.1", "--port", str(port))
     if kind == "llama_cpp.server":
         command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", ALIAS, *where]
         command += ["--n_ctx", "2048", "--n_threads", str(threads), "--seed", "0", "--verbose", "False"]
+        command += ["--n_gpu_layers", str(gpu_layers)]
     else:
         # 4 slots of 2048 tokens in one continuous batch; no RAM prompt cache, so repeated rounds don't skip
         # prompt processing (each slot still reuses its own last prompt's prefix, as llama-cpp-python does).
         command = [str(binary), "--model", str(gguf), "--alias", ALIAS, *where, "--jinja", "--no-webui"]
         command += ["--parallel", "4", "--ctx-size", "8192", "--cont-batching", "--cache-ram", "0"]
         command += ["--threads", str(threads), "--threads-batch", str(threads), "--seed", "0"]
+        command += ["--n-gpu-layers", str(gpu_layers)]
     process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     wait_ready(process, url, log, kind)
@@ -288,7 +292,13 @@ def usage_of(records: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def bench_end_to_end(
-    kind: str, set_name: str, rounds: int, binary: Path | None = None, gguf: Path | None = None, threads: int = 2
+    kind: str,
+    set_name: str,
+    rounds: int,
+    binary: Path | None = None,
+    gguf: Path | None = None,
+    threads: int = 2,
+    gpu_layers: int = 0,
 ) -> dict[str, Any]:
     """Cases/s of ``run_cases`` (openai backend) against ``kind`` at concurrency 1 and 4, alternated."""
     from toolset_eval.configs import OpenAIConfig
@@ -307,7 +317,7 @@ def bench_end_to_end(
     results: dict[int, list[float]] = {1: [], 4: []}
     last: dict[int, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        process, url = start_server(kind, gguf, Path(scratch) / "server.log", binary, threads)
+        process, url = start_server(kind, gguf, Path(scratch) / "server.log", binary, threads, gpu_layers)
         config.host = url
         try:
 
@@ -437,6 +447,9 @@ def main() -> None:
     )
     parser.add_argument("--server-binary", type=Path, help="a llama-server to use instead of the cached build")
     parser.add_argument("--threads", type=int, default=2, help="threads of each end-to-end server")
+    parser.add_argument(
+        "--gpu-layers", type=int, default=0, help="layers the end-to-end servers offload to the GPU (CUDA builds)"
+    )
     parser.add_argument("--gguf", type=Path, help="model file of the end-to-end runs (default: the embedded one)")
     parser.add_argument("--skip-e2e", action="store_true", help="same as --servers ''")
     parser.add_argument("--skip-scoring", action="store_true")
@@ -459,7 +472,9 @@ def main() -> None:
             f"pass): best {scoring['best_per_s']:,.0f}/s, median {scoring['median_per_s']:,.0f}/s (goal 5,000/s)"
         )
     for server in servers:
-        report_end_to_end(bench_end_to_end(server, args.e2e_set, args.e2e_rounds, binary, args.gguf, args.threads))
+        report_end_to_end(
+            bench_end_to_end(server, args.e2e_set, args.e2e_rounds, binary, args.gguf, args.threads, args.gpu_layers)
+        )
     if not args.skip_stand_in:
         parallel = bench_parallel_server(args.latency_ms, args.e2e_rounds)
         print(
