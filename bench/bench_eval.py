@@ -21,7 +21,11 @@ Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-
   (about 15 minutes on 2 cores; needs cmake and a C++ compiler, no network beyond the package index): the
   llama-cpp-python sdist of the installed version is downloaded with pip, and the ``llama-server`` target of
   its vendored llama.cpp is built (Release, CPU, static, no web UI). Delete the folder to rebuild.
-  On a GPU, pass a CUDA build as ``--server-binary`` and ``--gpu-layers 99`` (docs/benchmarks.md has the build).
+  ``--cuda`` builds it with CUDA instead (into ``~/.cache/toolset/llama-server-cuda``) and offloads every layer;
+  ``--llama-cpp-source DIR`` builds from that llama.cpp folder (no download). ``--random-gguf 7b`` serves a
+  random llama of bench_train's shapes instead of the embedded model (F16, converted with that llama.cpp's
+  ``convert_hf_to_gguf.py``; ``--tokenizer`` gives its vocabulary): on a GPU, a model of the sizes toolset
+  trains decodes slowly enough for the server's batching to show.
 - runner scaling where the server does serve in parallel: the same run on the claudesidian-coverage set (47
   cases) against a threaded OpenAI-compatible stand-in on 127.0.0.1 that answers each request with a correct
   call after a fixed ``--latency-ms`` (250), as a remote GPU server would; what is measured is the runner's own
@@ -45,6 +49,9 @@ from pathlib import Path
 from typing import Any
 
 from toolset.components import ChatResponse
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_train import SIZES, random_model  # a sibling script: random llama shapes
 
 
 def catalog() -> Any:
@@ -189,29 +196,38 @@ ALIAS = "smollm2-135m"
 LLAMA_SERVER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "toolset" / "llama-server"
 
 
-def build_llama_server(cache: Path) -> Path:
-    """Build ``llama-server`` (CPU, Release) from the llama.cpp that llama-cpp-python's sdist vendors; cached."""
-    import shutil
+def llama_cpp_source(cache: Path) -> Path:
+    """The llama.cpp that the installed llama-cpp-python's sdist vendors, downloaded with pip and unpacked once."""
     import tarfile
     from importlib.metadata import version
 
-    binary = cache / "bin" / "llama-server"
-    if binary.exists():
-        return binary
-    if shutil.which("cmake") is None:
-        raise SystemExit("building llama-server needs cmake and a C++ compiler (pip install cmake), or --server-binary")
     wanted = version("llama-cpp-python")
+    source = cache / "src" / f"llama_cpp_python-{wanted}" / "vendor" / "llama.cpp"
+    if (source / "tools" / "server").is_dir():
+        return source
     sdist_dir = cache / "sdist"
     sdist = sdist_dir / f"llama_cpp_python-{wanted}.tar.gz"
     if not sdist.exists():
         print(f"downloading the llama-cpp-python {wanted} sdist into {sdist_dir}", flush=True)
         pip = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "-d", str(sdist_dir)]
         subprocess.run([*pip, f"llama-cpp-python=={wanted}"], check=True)
-    source = cache / "src" / f"llama_cpp_python-{wanted}"
-    if not (source / "vendor" / "llama.cpp" / "tools" / "server").is_dir():
-        with tarfile.open(sdist) as archive:
-            members = [m for m in archive.getmembers() if "/vendor/llama.cpp/" in m.name]
-            archive.extractall(cache / "src", members=members, filter="data")
+    with tarfile.open(sdist) as archive:
+        members = [m for m in archive.getmembers() if "/vendor/llama.cpp/" in m.name]
+        archive.extractall(cache / "src", members=members, filter="data")
+    return source
+
+
+def build_llama_server(cache: Path, source: Path | None = None, cuda: bool = False) -> Path:
+    """Build ``llama-server`` (Release, static, no web UI; CPU, or CUDA for this machine's GPU) from ``source``
+    (default: the llama.cpp that llama-cpp-python's sdist vendors); cached in ``cache``."""
+    import shutil
+
+    binary = cache / "bin" / "llama-server"
+    if binary.exists():
+        return binary
+    if shutil.which("cmake") is None:
+        raise SystemExit("building llama-server needs cmake and a C++ compiler (pip install cmake), or --server-binary")
+    source = source or llama_cpp_source(cache)
     build = cache / "build"
     options = {
         "CMAKE_BUILD_TYPE": "Release",
@@ -222,14 +238,26 @@ def build_llama_server(cache: Path) -> Path:
         "LLAMA_BUILD_UI": "OFF",
         "LLAMA_USE_PREBUILT_UI": "OFF",  # no download: the server gets an empty web UI
     }
-    print(f"building llama-server in {build} (about 15 minutes on 2 cores)", flush=True)
-    configure = ["cmake", "-S", str(source / "vendor" / "llama.cpp"), "-B", str(build)]
+    if cuda:
+        options |= {"GGML_CUDA": "ON", "CMAKE_CUDA_ARCHITECTURES": "native"}
+    print(f"building llama-server{' (CUDA)' * cuda} in {build} (CPU: about 15 minutes on 2 cores)", flush=True)
+    configure = ["cmake", "-S", str(source), "-B", str(build)]
     subprocess.run([*configure, *(f"-D{key}={value}" for key, value in options.items())], check=True)
     jobs = str(os.cpu_count() or 2)
     subprocess.run(["cmake", "--build", str(build), "--target", "llama-server", "-j", jobs], check=True)
     binary.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(build / "bin" / "llama-server", binary)
     return binary
+
+
+def random_gguf(size: str, tokenizer: Path, source: Path, scratch: Path) -> Path:
+    """An F16 GGUF of a random llama of ``size`` (bench_train's shapes, ``tokenizer``'s vocabulary), converted
+    with ``source``'s ``convert_hf_to_gguf.py``: a bigger model than the embedded one, with nothing downloaded."""
+    folder = random_model(size, tokenizer, scratch / f"random-{size}")
+    gguf = scratch / f"random-{size}.gguf"
+    convert = [sys.executable, str(source / "convert_hf_to_gguf.py"), str(folder), "--outtype", "f16"]
+    subprocess.run([*convert, "--outfile", str(gguf)], check=True, capture_output=True)
+    return gguf
 
 
 def wait_ready(process: subprocess.Popen, url: str, log: Path, name: str) -> None:
@@ -447,10 +475,14 @@ def main() -> None:
     )
     parser.add_argument("--server-binary", type=Path, help="a llama-server to use instead of the cached build")
     parser.add_argument("--threads", type=int, default=2, help="threads of each end-to-end server")
+    parser.add_argument("--cuda", action="store_true", help="build llama-server with CUDA (own cache folder)")
+    parser.add_argument("--llama-cpp-source", type=Path, help="llama.cpp folder to build and convert with")
     parser.add_argument(
-        "--gpu-layers", type=int, default=0, help="layers the end-to-end servers offload to the GPU (CUDA builds)"
+        "--gpu-layers", type=int, help="layers the end-to-end servers offload to the GPU (default: all with --cuda)"
     )
     parser.add_argument("--gguf", type=Path, help="model file of the end-to-end runs (default: the embedded one)")
+    parser.add_argument("--random-gguf", choices=sorted(SIZES), help="serve a random llama of this size (F16) instead")
+    parser.add_argument("--tokenizer", type=Path, help="tokenizer folder of --random-gguf (default: embedded)")
     parser.add_argument("--skip-e2e", action="store_true", help="same as --servers ''")
     parser.add_argument("--skip-scoring", action="store_true")
     parser.add_argument("--skip-stand-in", action="store_true")
@@ -460,9 +492,20 @@ def main() -> None:
     unknown = set(servers) - {"llama_cpp.server", "llama-server"}
     if unknown:
         parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
+    gpu_layers = args.gpu_layers if args.gpu_layers is not None else 999 * args.cuda
     binary = None
     if "llama-server" in servers:  # built (or found) before anything is timed
-        binary = args.server_binary or build_llama_server(LLAMA_SERVER_CACHE)
+        cache = LLAMA_SERVER_CACHE.with_name("llama-server-cuda") if args.cuda else LLAMA_SERVER_CACHE
+        binary = args.server_binary or build_llama_server(cache, args.llama_cpp_source, args.cuda)
+    scratch = tempfile.TemporaryDirectory()
+    gguf = args.gguf
+    if args.random_gguf and servers:
+        from toolset.models import embedded_model_dir
+
+        source = args.llama_cpp_source or llama_cpp_source(LLAMA_SERVER_CACHE)
+        tokenizer = args.tokenizer or embedded_model_dir()
+        gguf = random_gguf(args.random_gguf, tokenizer, source, Path(scratch.name))
+        print(f"serving a random {args.random_gguf} llama: {gguf.stat().st_size / 2**30:.1f} GiB of F16 weights")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"load average before: {', '.join(f'{load:.2f}' for load in os.getloadavg())}")
     if not args.skip_scoring:
@@ -473,8 +516,9 @@ def main() -> None:
         )
     for server in servers:
         report_end_to_end(
-            bench_end_to_end(server, args.e2e_set, args.e2e_rounds, binary, args.gguf, args.threads, args.gpu_layers)
+            bench_end_to_end(server, args.e2e_set, args.e2e_rounds, binary, gguf, args.threads, gpu_layers)
         )
+    scratch.cleanup()
     if not args.skip_stand_in:
         parallel = bench_parallel_server(args.latency_ms, args.e2e_rounds)
         print(
