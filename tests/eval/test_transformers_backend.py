@@ -13,6 +13,7 @@ import pytest
 from model_factory import tiny_model
 
 from toolset.components import ChatResponse
+from toolset_eval import hf
 from toolset_eval.configs import TransformersConfig
 from toolset_eval.errors import BackendError
 from toolset_eval.hf import TransformersClient
@@ -172,9 +173,10 @@ def test_unknown_option_and_unknown_template_are_refused(tiny):
     client.close()
 
 
-def test_runner_scores_generated_hermes_calls_with_one_generate_at_a_time(tiny, tmp_path):
-    """A run with 3 threads: each thread's client shares the model; generate is scripted to write a Hermes
-    call after the prompt, so the decoded text goes through the parser and the scorer like a real answer."""
+def test_runner_scores_generated_hermes_calls_batched_one_generate_at_a_time(tiny, tmp_path, monkeypatch):
+    """A run with 3 threads: each thread's client shares the model, and their greedy requests are batched;
+    generate is scripted to write a Hermes call after each prompt of the batch, so the decoded text goes through
+    the parser and the scorer like a real answer."""
     import torch
 
     from toolset.components import ToolCatalog, ToolSpec
@@ -198,26 +200,33 @@ def test_runner_scores_generated_hermes_calls_with_one_generate_at_a_time(tiny, 
     ]
     cases = list(parse_prompt_set(raw_cases, "weather.json").cases)
     config = TransformersConfig(model=str(tiny), chat_template="chatml", max_tokens=64)
+    monkeypatch.setattr(hf, "GATHER_S", 0.5)  # 3 workers; this test's own client counts as a 4th that never asks
     shared = TransformersClient(config)
     loaded = shared.loaded()
     tokenizer, real_generate = loaded.tokenizer, loaded.model.generate
     inside = {"now": 0, "most": 0}
+    batches: list[int] = []
     counter_lock = threading.Lock()
 
-    def scripted_generate(input_ids, **kwargs):
+    def scripted_generate(input_ids, attention_mask, **kwargs):
         with counter_lock:
             inside["now"] += 1
             inside["most"] = max(inside["most"], inside["now"])
+            batches.append(len(input_ids))
         try:
-            real_generate(input_ids=input_ids, max_new_tokens=2, do_sample=False, pad_token_id=2)  # runs for real
-            prompt = tokenizer.decode(input_ids[0])
-            city = prompt.rsplit("Weather in ", 1)[1].split("?", 1)[0]
-            city = "Rome" if city == "Nice" else city  # one wrong value
-            text = f'<tool_call>\n{{"name": "get_weather", "arguments": {{"city": "{city}"}}}}\n</tool_call>'
-            answer = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
-            eos = torch.tensor([[tokenizer.eos_token_id, 7, 7]])  # text after end of turn is dropped
+            real_generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=2, do_sample=False)
+            answers = []
+            for row, mask in zip(input_ids, attention_mask, strict=True):
+                prompt = tokenizer.decode(row[mask.bool()])
+                city = prompt.rsplit("Weather in ", 1)[1].split("?", 1)[0]
+                city = "Rome" if city == "Nice" else city  # one wrong value
+                text = f'<tool_call>\n{{"name": "get_weather", "arguments": {{"city": "{city}"}}}}\n</tool_call>'
+                # text after the end of turn is dropped, then the padding of a row that ended first
+                answers.append(tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id, 7])
+            width = max(map(len, answers))
+            padded = [answer + [kwargs["pad_token_id"]] * (width - len(answer)) for answer in answers]
             time.sleep(0.02)
-            return torch.cat([input_ids, answer, eos], dim=1)
+            return torch.cat([input_ids, torch.tensor(padded)], dim=1)
         finally:
             with counter_lock:
                 inside["now"] -= 1
@@ -232,6 +241,7 @@ def test_runner_scores_generated_hermes_calls_with_one_generate_at_a_time(tiny, 
     by_id = {record["id"]: record for record in records}
     assert len(records) == 6
     assert inside["most"] == 1  # the lock around generate
+    assert sum(batches) == 6 and max(batches) > 1, batches
     assert {record_id for record_id, record in by_id.items() if not record["passed"]} == {"c2"}
     assert [reason["code"] for reason in by_id["c2"]["reasons"]] == ["value.mismatch"]
     assert by_id["c0"]["parse"]["style"] == "hermes"
@@ -272,3 +282,101 @@ def test_history_with_a_tool_call_renders_its_arguments_once(tiny):
     assert '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>' in prompt
     assert '<tool_response>\n{"sky": "clear"}\n</tool_response>' in prompt
     client.close()
+
+
+def ask_at_once(config: TransformersConfig, questions: list[str], generate=None, tools=None) -> tuple[list, list]:
+    """Each question asked by its own client, all in threads released together; the model's generate replaced
+    by ``generate(real_generate, input_ids, **kwargs)`` if given. Returns each answer's raw payload (or the
+    exception it raised, as text) and the batch size of every generate call."""
+    clients = [TransformersClient(config) for _ in questions]
+    loaded = clients[0].loaded()
+    for client in clients[1:]:
+        client.loaded()  # every client counts before the first request
+    real_generate, batches = loaded.model.generate, []
+
+    def counting_generate(input_ids, **kwargs):
+        batches.append(len(input_ids))
+        if generate is not None:
+            return generate(real_generate, input_ids, **kwargs)
+        return real_generate(input_ids=input_ids, **kwargs)
+
+    loaded.model.generate = counting_generate
+    answers: list = [None] * len(questions)
+    start = threading.Barrier(len(questions))
+
+    def ask(index: int) -> None:
+        start.wait()
+        try:
+            answers[index] = clients[index].chat([{"role": "user", "content": questions[index]}], tools).raw
+        except Exception as exc:  # kept as the answer
+            answers[index] = f"{type(exc).__name__}: {exc}"
+
+    threads = [threading.Thread(target=ask, args=(index,)) for index in range(len(questions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    del loaded.model.generate
+    for client in clients:
+        client.close()
+    return answers, batches
+
+
+def test_concurrent_greedy_requests_are_batched_with_the_answers_of_one_at_a_time(tiny, monkeypatch):
+    """Four clients asking at once get one left-padded generate and, in float64 (no rounding ties), the same
+    answers and token counts as one client asking in turn."""
+    monkeypatch.setattr(hf, "GATHER_S", 30.0)  # the batch waits for all four however busy the machine is
+    questions = [f"{word} weather, please?" for word in ("Paris", "a much longer question about Lyon", "Nice", "x")]
+    config = TransformersConfig(model=str(tiny), chat_template="chatml", max_tokens=12, dtype="float64")
+    alone = TransformersClient(config)
+    expected = [alone.chat([{"role": "user", "content": q}], TOOLS).raw for q in questions]
+    alone.close()
+    answers, batches = ask_at_once(config, questions, tools=TOOLS)
+    assert batches == [4]
+    assert answers == expected
+
+
+def test_sampled_requests_run_one_at_a_time_with_their_seed(tiny):
+    config = TransformersConfig(model=str(tiny), chat_template="chatml", max_tokens=8, temperature=0.9, seed=5)
+    alone = TransformersClient(config)
+    expected = alone.chat([{"role": "user", "content": "Weather?"}]).content
+    alone.close()
+    answers, batches = ask_at_once(config, ["Weather?"] * 3)
+    assert batches == [1, 1, 1]
+    assert [answer["text"] for answer in answers] == [expected] * 3
+
+
+def test_a_batch_that_fails_is_run_again_one_request_at_a_time(tiny, monkeypatch):
+    """Out of memory for four prompts at once: each request is answered alone instead, as without batching; a
+    request that fails alone too is that request's error."""
+    monkeypatch.setattr(hf, "GATHER_S", 30.0)
+    config = TransformersConfig(model=str(tiny), chat_template="chatml", max_tokens=4)
+    probe = TransformersClient(config)
+    tokenizer = probe.loaded().tokenizer
+    probe.close()
+
+    def small_memory_generate(real_generate, input_ids, **kwargs):
+        if len(input_ids) > 1:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        if "x" * 30 in tokenizer.decode(input_ids[0]):
+            raise RuntimeError("too long")
+        return real_generate(input_ids=input_ids, **kwargs)
+
+    answers, batches = ask_at_once(config, ["Paris?", "Lyon?", "x" * 30, "Nice?"], small_memory_generate)
+    assert batches == [4, 1, 1, 1, 1]
+    assert all(isinstance(answers[index], dict) for index in (0, 1, 3))
+    assert "generation failed: too long" in answers[2]
+
+
+def test_an_unexpected_error_in_a_batch_reaches_its_thread_and_frees_the_others(tiny, monkeypatch):
+    monkeypatch.setattr(hf, "GATHER_S", 30.0)
+    config = TransformersConfig(model=str(tiny), chat_template="chatml", max_tokens=4)
+
+    def broken_generate(real_generate, input_ids, **kwargs):
+        raise TypeError("boom")
+
+    answers, batches = ask_at_once(config, ["a?", "b?", "c?"], broken_generate)
+    assert batches == [3]
+    assert sorted(answers) == ["BackendError: transformers backend (tiny-llama): generation stopped"] * 2 + [
+        "TypeError: boom"
+    ]

@@ -5,15 +5,18 @@ the first ``chat``. The prompt is the tokenizer's chat template rendered with ``
 generated text, which the scorer parses like any other (Hermes ``<tool_call>``, the legacy text style, JSON...).
 
 The runner makes one client per worker thread. Clients with the same model, adapter, device, dtype and
-template share one loaded copy, and a lock around ``generate`` lets one thread use it at a time; the copy is
-released when its last client closes.
+template share one loaded copy, released when its last client closes, and a lock lets one ``generate`` run at a
+time. Greedy requests (temperature 0) that wait together run as one left-padded batch, up to one per client, so
+``--concurrency`` pays off here too; sampled ones run one at a time, each with its own seed.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +47,32 @@ class ModelSpec:
         return f"{self.base.name}+{self.adapter.name}" if self.adapter else self.base.name
 
 
+GATHER_S = 0.05  # how long a batch waits for the other clients' requests before it starts
+
+
+@attrs.define(eq=False)
+class Pending:
+    """A greedy request waiting for its batch: prompt ids, the generation options as a key, then the answer."""
+
+    ids: list[int]
+    key: str
+    new_ids: list[int] | None = None
+    error: BackendError | None = None
+
+
 @attrs.define
 class Loaded:
     model: Any
     tokenizer: Any
     device: str
-    lock: threading.Lock = attrs.Factory(threading.Lock)
+    lock: threading.Lock = attrs.Factory(threading.Lock)  # one generate at a time
     users: int = 0
+    queue: list[Pending] = attrs.Factory(list)
+    worker: ThreadPoolExecutor = attrs.Factory(
+        lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="toolset-generate")
+    )
+    leading: bool = False  # a thread is gathering or generating a greedy batch
+    changed: threading.Condition = attrs.Factory(threading.Condition)  # guards ``queue`` and ``leading``
 
 
 _CACHE: dict[ModelSpec, Loaded] = {}
@@ -198,6 +220,23 @@ def _release(spec: ModelSpec) -> None:
             loaded.users -= 1
             if loaded.users <= 0:
                 del _CACHE[spec]
+                loaded.worker.shutdown(wait=False)
+
+
+def _generate(loaded: Loaded, seed: int | None = None, **kwargs: Any) -> Any:
+    """``model.generate(**kwargs)`` (after seeding torch with ``seed``), always in the model's one worker thread:
+    torch's CPU thread pool belongs to the thread that calls it, and pools of several calling threads would
+    compete for the cores."""
+
+    def run() -> Any:
+        import torch
+
+        if seed is not None:
+            torch.manual_seed(seed)
+        with torch.inference_mode():
+            return loaded.model.generate(**kwargs)
+
+    return loaded.worker.submit(run).result()
 
 
 class TransformersClient:
@@ -245,8 +284,6 @@ class TransformersClient:
     def chat(
         self, messages: Sequence[Any], tools: Sequence[Mapping[str, Any]] | None = None, **options: Any
     ) -> ChatResponse:
-        import torch
-
         merged = merge_options(self.config, options, backend="transformers")
         merged.pop("model", None)  # one model per client
         prompt = self.render(messages, tools)
@@ -262,18 +299,18 @@ class TransformersClient:
         if merged.get("stop"):
             stop = merged["stop"]
             generation.update(stop_strings=[stop] if isinstance(stop, str) else list(stop), tokenizer=tokenizer)
-        if tokenizer.pad_token_id is None:
-            generation["pad_token_id"] = tokenizer.eos_token_id
-        with loaded.lock:
-            if merged.get("seed") is not None:
-                torch.manual_seed(int(merged["seed"]))
-            try:
-                with torch.inference_mode():
-                    output = loaded.model.generate(**encoded, **generation)
-            except (RuntimeError, ValueError) as exc:
-                raise BackendError(f"transformers backend ({self.spec.name}): generation failed: {exc}") from None
+        generation["pad_token_id"] = _pad_id(tokenizer)
         prompt_tokens = int(encoded["input_ids"].shape[1])
-        new_ids = output[0, prompt_tokens:].tolist()
+        if temperature > 0:
+            seed = int(merged["seed"]) if merged.get("seed") is not None else None
+            with loaded.lock:
+                try:
+                    output = _generate(loaded, seed, **encoded, **generation)
+                except (RuntimeError, ValueError) as exc:
+                    raise BackendError(f"transformers backend ({self.spec.name}): generation failed: {exc}") from None
+            new_ids = output[0, prompt_tokens:].tolist()
+        else:
+            new_ids = _generate_greedy(loaded, encoded["input_ids"][0].tolist(), generation, self.spec.name)
         text, finish = _decode(tokenizer, loaded.model, new_ids, generation["max_new_tokens"])
         raw = {
             "text": text,
@@ -287,6 +324,94 @@ class TransformersClient:
             if self._loaded is not None:
                 self._loaded = None
                 _release(self.spec)
+
+
+def _pad_id(tokenizer: Any) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
+def _generate_greedy(loaded: Loaded, ids: list[int], generation: dict[str, Any], name: str) -> list[int]:
+    """The new token ids for prompt ``ids``, generated in one batch with the greedy requests of the other
+    clients that are waiting with the same options: the first thread to find no batch under way leads one,
+    the others wait for their answers (or to lead the next batch)."""
+    key = json.dumps({k: v for k, v in generation.items() if k != "tokenizer"}, sort_keys=True, default=str)
+    mine = Pending(ids, key)
+    with loaded.changed:
+        loaded.queue.append(mine)
+        loaded.changed.notify_all()
+    while True:
+        with loaded.changed:
+            while mine.new_ids is None and mine.error is None and loaded.leading:
+                loaded.changed.wait()
+            if mine.new_ids is not None or mine.error is not None:
+                break
+            loaded.leading = True
+            batch = _gather(loaded, mine)
+        try:
+            with loaded.lock:  # not beside a sampled request's generate
+                _run_batch(loaded, batch, generation, name)
+        finally:
+            with loaded.changed:
+                for request in batch:  # an exception out of generate itself still answers every waiting thread
+                    if request.new_ids is None and request.error is None:
+                        request.error = BackendError(f"transformers backend ({name}): generation stopped")
+                loaded.leading = False
+                loaded.changed.notify_all()
+    if mine.error is not None:
+        raise mine.error
+    return mine.new_ids or []
+
+
+def _gather(loaded: Loaded, mine: Pending) -> list[Pending]:
+    """``mine`` and the waiting requests with its options, up to one per client, taken off the queue; waits
+    ``GATHER_S`` at most for the other clients to send theirs. Called holding ``loaded.changed``."""
+    deadline = time.monotonic() + GATHER_S
+    while True:
+        batch = [request for request in loaded.queue if request.key == mine.key][: max(loaded.users, 1)]
+        left = deadline - time.monotonic()
+        if len(batch) >= loaded.users or left <= 0:
+            break
+        loaded.changed.wait(left)
+    if mine not in batch:
+        batch = [mine, *batch[:-1]] if batch else [mine]
+    for request in batch:
+        loaded.queue.remove(request)
+    return batch
+
+
+def _run_batch(loaded: Loaded, batch: list[Pending], generation: dict[str, Any], name: str) -> None:
+    """One ``generate`` over the left-padded prompts of ``batch``; each request gets its own new ids (the
+    padding after a row that finished first removed) or the error. A batch that fails (out of memory, say) is
+    run again one request at a time."""
+    import torch
+
+    pad = generation["pad_token_id"]
+    width = max(len(request.ids) for request in batch)
+    rows = [[pad] * (width - len(request.ids)) + request.ids for request in batch]
+    masks = [[0] * (width - len(request.ids)) + [1] * len(request.ids) for request in batch]
+    try:
+        output = _generate(
+            loaded,
+            input_ids=torch.tensor(rows, device=loaded.device),
+            attention_mask=torch.tensor(masks, device=loaded.device),
+            **generation,
+        )
+    except (RuntimeError, ValueError) as exc:
+        if len(batch) > 1:
+            if loaded.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            for request in batch:
+                _run_batch(loaded, [request], generation, name)
+            return
+        batch[0].error = BackendError(f"transformers backend ({name}): generation failed: {exc}")
+        return
+    eos = _eos_ids(loaded.tokenizer, loaded.model)
+    for request, row in zip(batch, output[:, width:].tolist(), strict=True):
+        cut = next((index + 1 for index, token in enumerate(row) if token in eos), None)
+        if cut is None:
+            while len(batch) > 1 and row and row[-1] == pad:
+                row.pop()
+        request.new_ids = row[:cut]
 
 
 def _template_messages(messages: Sequence[Any]) -> list[dict[str, Any]]:
