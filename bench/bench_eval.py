@@ -201,9 +201,14 @@ LLAMA_SERVER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".ca
 def llama_cpp_source(cache: Path) -> Path:
     """The llama.cpp that the installed llama-cpp-python's sdist vendors, downloaded with pip and unpacked once."""
     import tarfile
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    wanted = version("llama-cpp-python")
+    try:
+        wanted = version("llama-cpp-python")
+    except PackageNotFoundError:
+        raise SystemExit(
+            "llama-cpp-python is not installed: pass --llama-cpp-source DIR (a llama.cpp folder)"
+        ) from None
     source = cache / "src" / f"llama_cpp_python-{wanted}" / "vendor" / "llama.cpp"
     if (source / "tools" / "server").is_dir():
         return source
