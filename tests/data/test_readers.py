@@ -210,3 +210,21 @@ def test_to_dataset():
     assert first["label"] == conversations[0].label
     calls = [c for row in dataset for m in row["messages"] for c in (m["tool_calls"] or [])]
     assert calls and all(json.loads(c["function"]["arguments"]) is not None for c in calls)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('tool_call: A\narguments: {"[TOOL_CALLS]": null, "b": "<tool_call>"}', "text"),
+        ('<tool_call>\n{"name": "A", "arguments": {"x": "[TOOL_CALLS]"}}\n</tool_call>', "hermes"),
+        ('Sure. [TOOL_CALLS][{"name": "A", "arguments": {"x": "<tool_call>"}}]', "mistral"),
+    ],
+)
+def test_detection_goes_by_the_first_call_marker(tmp_path, content, expected):
+    """A call's arguments may hold another style's marker as text: the marker that comes first decides."""
+    path = tmp_path / "data.jsonl"
+    record = {"conversations": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": content}]}
+    path.write_text(json.dumps(record) + "\n")
+    assert detect_format(path) == expected
+    [conversation] = read_conversations(path)
+    assert [call.name for call in conversation.tool_calls] == ["A"]

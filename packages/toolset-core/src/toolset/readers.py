@@ -103,12 +103,15 @@ def detect_record(record: dict[str, Any]) -> str:
             continue
         content = message.get("content")
         if message.get("role") == "assistant" and isinstance(content, str) and not message.get("tool_calls"):
-            if "<tool_call>" in content:
-                return "hermes"
-            if "[TOOL_CALLS]" in content:
-                return "mistral"
-            if "tool_call:" in content and _TEXT_CALL.search(content):  # the literal first: a quick refusal
-                return "text"
+            # the style whose marker comes first: a call's arguments may hold another style's marker as text
+            found = [
+                (content.find(marker), fmt) for marker, fmt in (("<tool_call>", "hermes"), ("[TOOL_CALLS]", "mistral"))
+            ]
+            text = _TEXT_CALL.search(content) if "tool_call:" in content else None  # the literal first: quick
+            found += [(text.start(), "text")] if text else []
+            found = [(position, fmt) for position, fmt in found if position >= 0]
+            if found:
+                return min(found)[1]
     return "conversations"
 
 
