@@ -263,7 +263,9 @@ def random_gguf(size: str, tokenizer: Path, source: Path, scratch: Path) -> Path
     folder = random_model(size, tokenizer, scratch / f"random-{size}")
     gguf = scratch / f"random-{size}.gguf"
     convert = [sys.executable, str(source / "convert_hf_to_gguf.py"), str(folder), "--outtype", "f16"]
-    subprocess.run([*convert, "--outfile", str(gguf)], check=True, capture_output=True)
+    done = subprocess.run([*convert, "--outfile", str(gguf)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"convert_hf_to_gguf.py failed:\n{done.stderr[-3000:]}")
     return gguf
 
 
@@ -512,28 +514,27 @@ def main() -> None:
     if "llama-server" in servers:  # built (or found) before anything is timed
         cache = LLAMA_SERVER_CACHE.with_name("llama-server-cuda") if args.cuda else LLAMA_SERVER_CACHE
         binary = args.server_binary or build_llama_server(cache, args.llama_cpp_source, args.cuda)
-    scratch = tempfile.TemporaryDirectory()
-    gguf = args.gguf
-    if args.random_gguf and servers:
-        from toolset.models import embedded_model_dir
+    with tempfile.TemporaryDirectory() as scratch:  # a random model's GGUF lives here, removed however the run ends
+        gguf = args.gguf
+        if args.random_gguf and servers:
+            from toolset.models import embedded_model_dir
 
-        source = args.llama_cpp_source or llama_cpp_source(LLAMA_SERVER_CACHE)
-        tokenizer = args.tokenizer or embedded_model_dir()
-        gguf = random_gguf(args.random_gguf, tokenizer, source, Path(scratch.name))
-        print(f"serving a random {args.random_gguf} llama: {gguf.stat().st_size / 2**30:.1f} GiB of F16 weights")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    print(f"load average before: {', '.join(f'{load:.2f}' for load in os.getloadavg())}")
-    if not args.skip_scoring:
-        scoring = bench_scoring(args.records, args.repeat)
-        print(
-            f"scoring: {scoring['records']} answers to {scoring['cases']} cases ({scoring['passed_share']:.0%} "
-            f"pass): best {scoring['best_per_s']:,.0f}/s, median {scoring['median_per_s']:,.0f}/s (goal 5,000/s)"
-        )
-    for server in servers:
-        report_end_to_end(
-            bench_end_to_end(server, args.e2e_set, args.e2e_rounds, binary, gguf, args.threads, gpu_layers)
-        )
-    scratch.cleanup()
+            source = args.llama_cpp_source or llama_cpp_source(LLAMA_SERVER_CACHE)
+            tokenizer = args.tokenizer or embedded_model_dir()
+            gguf = random_gguf(args.random_gguf, tokenizer, source, Path(scratch))
+            print(f"serving a random {args.random_gguf} llama: {gguf.stat().st_size / 2**30:.1f} GiB of F16 weights")
+        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+        print(f"load average before: {', '.join(f'{load:.2f}' for load in os.getloadavg())}")
+        if not args.skip_scoring:
+            scoring = bench_scoring(args.records, args.repeat)
+            print(
+                f"scoring: {scoring['records']} answers to {scoring['cases']} cases ({scoring['passed_share']:.0%} "
+                f"pass): best {scoring['best_per_s']:,.0f}/s, median {scoring['median_per_s']:,.0f}/s (goal 5,000/s)"
+            )
+        for server in servers:
+            report_end_to_end(
+                bench_end_to_end(server, args.e2e_set, args.e2e_rounds, binary, gguf, args.threads, gpu_layers)
+            )
     if not args.skip_stand_in:
         parallel = bench_parallel_server(args.latency_ms, args.e2e_rounds)
         print(
