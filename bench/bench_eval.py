@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-rounds 3]
      [--e2e-set claudesidian-coverage] [--servers llama_cpp.server,llama-server] [--server-binary PATH]
-     [--threads 2] [--gpu-layers N] [--gguf PATH] [--skip-scoring] [--skip-stand-in]
+     [--threads 2] [--gpu-layers N] [--gguf PATH] [--hf-model DIR] [--random-gguf SIZE [--random-type f32]]
+     [--skip-scoring] [--skip-stand-in]
 
 - scoring (goal >= 5,000 responses/s): answers are made up from the shipped prompt sets (coverage, multistep,
   irrelevance, smoke) — correct calls built from each tool's JSON Schema, and broken ones (wrong tool, missing
@@ -23,11 +24,16 @@ Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-
   its vendored llama.cpp is built (Release, CPU, static, no web UI). Delete the folder to rebuild.
   ``--cuda`` builds it with CUDA instead (into ``~/.cache/toolset/llama-server-cuda``) and offloads every layer;
   ``--llama-cpp-source DIR`` builds from that llama.cpp folder (no download). ``--random-gguf 7b`` serves a
-  random llama of bench_train's shapes instead of the embedded model (F16, converted with that llama.cpp's
-  ``convert_hf_to_gguf.py``; ``--tokenizer`` gives its vocabulary): on a GPU, a model of the sizes toolset
-  trains decodes slowly enough for the server's batching to show.
+  random llama of bench_train's shapes instead of the embedded model (``--random-type``: F16 by default, or
+  F32, BF16, Q8_0; converted with that llama.cpp's ``convert_hf_to_gguf.py``; ``--tokenizer`` gives its
+  vocabulary): on a GPU, a model of the sizes toolset trains decodes slowly enough for the server's batching
+  to show; on a CPU, a 1B model in F32 is one whose decoding is bound by reading the weights, not arithmetic.
+- ``--servers transformers-serve``: the same run against ``transformers serve --continuous-batching`` (the
+  OpenAI-compatible server that ships with transformers; float32 on ``--threads`` CPU threads, or on the GPU with
+  ``--cuda``) on the embedded model's Hugging Face folder, or ``--hf-model``, or the random llama.
 - in process (``--servers transformers``): the same run with the transformers backend on the embedded model
-  (float32 on CPU), whose greedy requests are batched across the runner's threads; the model loads in each run.
+  (float32 on CPU; or ``--hf-model``, or the random llama), whose greedy requests are batched across the
+  runner's threads; the model loads in each run.
 - runner scaling where the server does serve in parallel: the same run on the claudesidian-coverage set (47
   cases) against a threaded OpenAI-compatible stand-in on 127.0.0.1 that answers each request with a correct
   call after a fixed ``--latency-ms`` (250), as a remote GPU server would; what is measured is the runner's own
@@ -257,19 +263,21 @@ def build_llama_server(cache: Path, source: Path | None = None, cuda: bool = Fal
     return binary
 
 
-def random_gguf(size: str, tokenizer: Path, source: Path, scratch: Path) -> Path:
-    """An F16 GGUF of a random llama of ``size`` (bench_train's shapes, ``tokenizer``'s vocabulary), converted
-    with ``source``'s ``convert_hf_to_gguf.py``: a bigger model than the embedded one, with nothing downloaded."""
-    folder = random_model(size, tokenizer, scratch / f"random-{size}")
-    gguf = scratch / f"random-{size}.gguf"
-    convert = [sys.executable, str(source / "convert_hf_to_gguf.py"), str(folder), "--outtype", "f16"]
+RANDOM_TYPES = ("f16", "f32", "bf16", "q8_0")  # what convert_hf_to_gguf.py writes without a quantize step
+
+
+def random_gguf(folder: Path, source: Path, outtype: str = "f16") -> Path:
+    """``folder`` (a random llama made by bench_train's ``random_model``: a bigger model than the embedded one,
+    with nothing downloaded) as a GGUF in ``outtype``, converted with ``source``'s ``convert_hf_to_gguf.py``."""
+    gguf = folder.with_name(f"{folder.name}.{outtype}.gguf")
+    convert = [sys.executable, str(source / "convert_hf_to_gguf.py"), str(folder), "--outtype", outtype]
     done = subprocess.run([*convert, "--outfile", str(gguf)], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"convert_hf_to_gguf.py failed:\n{done.stderr[-3000:]}")
     return gguf
 
 
-def wait_ready(process: subprocess.Popen, url: str, log: Path, name: str) -> None:
+def wait_ready(process: subprocess.Popen, url: str, log: Path, name: str, path: str = "/v1/models") -> None:
     import requests
 
     deadline = time.monotonic() + 120
@@ -277,7 +285,7 @@ def wait_ready(process: subprocess.Popen, url: str, log: Path, name: str) -> Non
         if process.poll() is not None:
             raise SystemExit(f"{name} exited: {log.read_text(errors='replace')[-2000:]}")
         try:
-            if requests.get(f"{url}/v1/models", timeout=2).status_code == 200:
+            if requests.get(f"{url}{path}", timeout=2).status_code == 200:
                 return
         except requests.ConnectionError:
             pass
@@ -287,26 +295,35 @@ def wait_ready(process: subprocess.Popen, url: str, log: Path, name: str) -> Non
 
 
 def start_server(
-    kind: str, gguf: Path, log: Path, binary: Path | None = None, threads: int = 2, gpu_layers: int = 0
+    kind: str, model: Path, log: Path, binary: Path | None = None, threads: int = 2, gpu_layers: int = 0
 ) -> tuple[subprocess.Popen, str]:
-    """``llama_cpp.server`` (one completion at a time) or ``llama-server`` with 4 slots, on ``threads`` each,
-    with ``gpu_layers`` layers offloaded to the GPU (a CUDA build's)."""
+    """``llama_cpp.server`` (one completion at a time) or ``llama-server`` with 4 slots on the GGUF ``model``,
+    on ``threads`` each, with ``gpu_layers`` layers offloaded to the GPU (a CUDA build's); or ``transformers
+    serve`` with continuous batching on the Hugging Face folder ``model`` (float32 on ``threads`` CPU threads,
+    or its own dtype on the GPU where ``gpu_layers``)."""
     port = free_port()
     where = ("--host", "127.0.0.1", "--port", str(port))
+    environment = None
     if kind == "llama_cpp.server":
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", ALIAS, *where]
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", ALIAS, *where]
         command += ["--n_ctx", "2048", "--n_threads", str(threads), "--seed", "0", "--verbose", "False"]
         command += ["--n_gpu_layers", str(gpu_layers)]
+    elif kind == "transformers-serve":  # pinned to the folder: requests name it as their model
+        device = ("--device", "cuda", "--dtype", "auto") if gpu_layers else ("--device", "cpu", "--dtype", "float32")
+        command = [sys.executable, "-c", "from transformers.cli.transformers import main; main()", "serve"]
+        command += [str(model), "--continuous-batching", *device, *where]
+        environment = os.environ | {"OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1"}
     else:
         # 4 slots of 2048 tokens in one continuous batch; no RAM prompt cache, so repeated rounds don't skip
         # prompt processing (each slot still reuses its own last prompt's prefix, as llama-cpp-python does).
-        command = [str(binary), "--model", str(gguf), "--alias", ALIAS, *where, "--jinja", "--no-webui"]
+        command = [str(binary), "--model", str(model), "--alias", ALIAS, *where, "--jinja", "--no-webui"]
         command += ["--parallel", "4", "--ctx-size", "8192", "--cont-batching", "--cache-ram", "0"]
         command += ["--threads", str(threads), "--threads-batch", str(threads), "--seed", "0"]
         command += ["--n-gpu-layers", str(gpu_layers)]
-    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=environment)
     url = f"http://127.0.0.1:{port}"
-    wait_ready(process, url, log, kind)
+    # transformers serve's /v1/models lists the Hugging Face cache, which an offline machine may not have
+    wait_ready(process, url, log, kind, "/health" if kind == "transformers-serve" else "/v1/models")
     return process, url
 
 
@@ -336,9 +353,12 @@ def bench_end_to_end(
     gguf: Path | None = None,
     threads: int = 2,
     gpu_layers: int = 0,
+    hf_model: Path | None = None,
 ) -> dict[str, Any]:
     """Cases/s of ``run_cases`` at concurrency 1 and 4, alternated: the openai backend against the server
-    ``kind``, or (``kind`` "transformers") the in-process transformers backend on the embedded model."""
+    ``kind`` (on ``gguf``, or ``hf_model`` for transformers serve; default: the embedded model), or (``kind``
+    "transformers") the in-process transformers backend on ``hf_model``."""
+    from toolset.models import embedded_model_dir
     from toolset_eval.configs import OpenAIConfig, TransformersConfig
     from toolset_eval.llamacpp import embedded_gguf
     from toolset_eval.plugin import openai_client, transformers_client
@@ -354,8 +374,15 @@ def bench_end_to_end(
     with tempfile.TemporaryDirectory() as scratch:
         process = None
         if kind == "transformers":  # the model loads in each run (conservative for concurrency 4's shorter runs)
-            in_process = TransformersConfig(max_tokens=64, temperature=0.0, seed=0)
+            model = str(hf_model) if hf_model else None
+            in_process = TransformersConfig(model=model, max_tokens=64, temperature=0.0, seed=0)
             client = lambda: transformers_client(in_process)  # noqa: E731
+        elif kind == "transformers-serve":
+            hf_model = hf_model or embedded_model_dir()
+            log = Path(scratch) / "server.log"
+            process, config.host = start_server(kind, hf_model, log, threads=threads, gpu_layers=gpu_layers)
+            config.model = str(hf_model)
+            client = lambda: openai_client(config)  # noqa: E731
         else:
             gguf = gguf or embedded_gguf()
             if gguf is None:
@@ -487,8 +514,8 @@ def main() -> None:
     parser.add_argument(
         "--servers",
         default="llama_cpp.server,llama-server",
-        help="comma-separated end-to-end servers: llama_cpp.server, llama-server, transformers (the in-process "
-        "backend, no server) (empty: none)",
+        help="comma-separated end-to-end servers: llama_cpp.server, llama-server, transformers-serve, transformers "
+        "(the in-process backend, no server) (empty: none)",
     )
     parser.add_argument("--server-binary", type=Path, help="a llama-server to use instead of the cached build")
     parser.add_argument("--threads", type=int, default=2, help="threads of each end-to-end server")
@@ -498,7 +525,13 @@ def main() -> None:
         "--gpu-layers", type=int, help="layers the end-to-end servers offload to the GPU (default: all with --cuda)"
     )
     parser.add_argument("--gguf", type=Path, help="model file of the end-to-end runs (default: the embedded one)")
-    parser.add_argument("--random-gguf", choices=sorted(SIZES), help="serve a random llama of this size (F16) instead")
+    parser.add_argument(
+        "--hf-model", type=Path, help="Hugging Face folder of the transformers runs (default: the embedded model)"
+    )
+    parser.add_argument("--random-gguf", choices=sorted(SIZES), help="serve a random llama of this size instead")
+    parser.add_argument(
+        "--random-type", choices=RANDOM_TYPES, default="f16", help="weight type of --random-gguf (default f16)"
+    )
     parser.add_argument("--tokenizer", type=Path, help="tokenizer folder of --random-gguf (default: embedded)")
     parser.add_argument("--skip-e2e", action="store_true", help="same as --servers ''")
     parser.add_argument("--skip-scoring", action="store_true")
@@ -506,7 +539,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=250.0)
     args = parser.parse_args()
     servers = [] if args.skip_e2e else [name.strip() for name in args.servers.split(",") if name.strip()]
-    unknown = set(servers) - {"llama_cpp.server", "llama-server", "transformers"}
+    unknown = set(servers) - {"llama_cpp.server", "llama-server", "transformers-serve", "transformers"}
     if unknown:
         parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
     gpu_layers = args.gpu_layers if args.gpu_layers is not None else 999 * args.cuda
@@ -515,14 +548,18 @@ def main() -> None:
         cache = LLAMA_SERVER_CACHE.with_name("llama-server-cuda") if args.cuda else LLAMA_SERVER_CACHE
         binary = args.server_binary or build_llama_server(cache, args.llama_cpp_source, args.cuda)
     with tempfile.TemporaryDirectory() as scratch:  # a random model's GGUF lives here, removed however the run ends
-        gguf = args.gguf
+        gguf, hf_model = args.gguf, args.hf_model
         if args.random_gguf and servers:
             from toolset.models import embedded_model_dir
 
-            source = args.llama_cpp_source or llama_cpp_source(LLAMA_SERVER_CACHE)
             tokenizer = args.tokenizer or embedded_model_dir()
-            gguf = random_gguf(args.random_gguf, tokenizer, source, Path(scratch))
-            print(f"serving a random {args.random_gguf} llama: {gguf.stat().st_size / 2**30:.1f} GiB of F16 weights")
+            hf_model = random_model(args.random_gguf, tokenizer, Path(scratch) / f"random-{args.random_gguf}")
+            print(f"serving a random {args.random_gguf} llama")
+            if {"llama_cpp.server", "llama-server"} & set(servers):
+                source = args.llama_cpp_source or llama_cpp_source(LLAMA_SERVER_CACHE)
+                gguf = random_gguf(hf_model, source, args.random_type)
+                size = gguf.stat().st_size / 2**30
+                print(f"  as a GGUF: {size:.1f} GiB of {args.random_type.upper()} weights")
         print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
         print(f"load average before: {', '.join(f'{load:.2f}' for load in os.getloadavg())}")
         if not args.skip_scoring:
@@ -533,7 +570,9 @@ def main() -> None:
             )
         for server in servers:
             report_end_to_end(
-                bench_end_to_end(server, args.e2e_set, args.e2e_rounds, binary, gguf, args.threads, gpu_layers)
+                bench_end_to_end(
+                    server, args.e2e_set, args.e2e_rounds, binary, gguf, args.threads, gpu_layers, hf_model
+                )
             )
     if not args.skip_stand_in:
         parallel = bench_parallel_server(args.latency_ms, args.e2e_rounds)
