@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-rounds 3]
      [--e2e-set claudesidian-coverage] [--servers llama_cpp.server,llama-server] [--server-binary PATH]
      [--threads 2] [--gpu-layers N] [--gguf PATH] [--hf-model DIR] [--random-gguf SIZE [--random-type f32]]
-     [--skip-scoring] [--skip-stand-in]
+     [--bare-requests] [--skip-scoring] [--skip-stand-in]
 
 - scoring (goal >= 5,000 responses/s): answers are made up from the shipped prompt sets (coverage, multistep,
   irrelevance, smoke) — correct calls built from each tool's JSON Schema, and broken ones (wrong tool, missing
@@ -28,6 +28,9 @@ Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-
   F32, BF16, Q8_0; converted with that llama.cpp's ``convert_hf_to_gguf.py``; ``--tokenizer`` gives its
   vocabulary): on a GPU, a model of the sizes toolset trains decodes slowly enough for the server's batching
   to show; on a CPU, a 1B model in F32 is one whose decoding is bound by reading the weights, not arithmetic.
+- ``--bare-requests``: each round also posts the same requests to the same server from a plain thread pool
+  (one ``requests.Session`` a thread, no runner, parsing, scoring or records): the server's own rates at 1 and
+  4, side by side with the runner's.
 - ``--servers transformers-serve``: the same run against ``transformers serve --continuous-batching`` (the
   OpenAI-compatible server that ships with transformers; float32 on ``--threads`` CPU threads, or on the GPU with
   ``--cuda``) on the embedded model's Hugging Face folder, or ``--hf-model``, or the random llama.
@@ -345,6 +348,34 @@ def usage_of(records: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+def bare_rate(config: Any, cases: list[Any], tools: list[dict[str, Any]], concurrency: int) -> float:
+    """Requests/s of the cases' chat requests (the body the openai backend sends with ``config``: each case's
+    messages and expected tools) posted to ``config.host`` from ``concurrency`` threads with one
+    ``requests.Session`` each: the server's own rate, with no runner, parsing, scoring or records in the loop."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from toolset_eval.messages import to_openai_messages
+
+    local = threading.local()
+    body = {"model": config.model, "stream": False, "max_tokens": config.max_tokens}
+    body |= {"temperature": config.temperature, "seed": config.seed}
+
+    def post(case: Any) -> None:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        offered = [tool for tool in tools if tool["function"]["name"] in set(case.expected_tools)]
+        request = body | {"messages": to_openai_messages(case.messages()), "tools": offered}
+        local.session.post(f"{config.host}/v1/chat/completions", json=request, timeout=600).raise_for_status()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(post, cases))
+    return len(cases) / (time.perf_counter() - started)
+
+
 def bench_end_to_end(
     kind: str,
     set_name: str,
@@ -354,10 +385,12 @@ def bench_end_to_end(
     threads: int = 2,
     gpu_layers: int = 0,
     hf_model: Path | None = None,
+    bare: bool = False,
 ) -> dict[str, Any]:
     """Cases/s of ``run_cases`` at concurrency 1 and 4, alternated: the openai backend against the server
     ``kind`` (on ``gguf``, or ``hf_model`` for transformers serve; default: the embedded model), or (``kind``
-    "transformers") the in-process transformers backend on ``hf_model``."""
+    "transformers") the in-process transformers backend on ``hf_model``. ``bare``: each round also posts the
+    same requests without toolset (``bare_rate``) at 1 and 4, the server's own rates to compare with."""
     from toolset.models import embedded_model_dir
     from toolset_eval.configs import OpenAIConfig, TransformersConfig
     from toolset_eval.llamacpp import embedded_gguf
@@ -370,6 +403,8 @@ def bench_end_to_end(
     scorer = Scorer(catalog())
     config = OpenAIConfig(model=ALIAS, max_tokens=64, temperature=0.0, seed=0, timeout_s=600)
     results: dict[int, list[float]] = {1: [], 4: []}
+    bare_results: dict[int, list[float]] = {1: [], 4: []}
+    bare = bare and kind != "transformers"
     last: dict[int, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         process = None
@@ -408,13 +443,21 @@ def bench_end_to_end(
                         raise SystemExit(f"{kind}: no answer for {ids}: {failed[0]['reasons']}")
                     results[concurrency].append(len(cases) / elapsed)
                     last[concurrency] = records
+                    if bare:
+                        tools = scorer.catalog.to_openai()
+                        bare_results[concurrency].append(bare_rate(config, cases, tools, concurrency))
         finally:
             if process is not None:
                 process.terminate()
                 process.wait(timeout=10)
     one, four = statistics.median(results[1]), statistics.median(results[4])
+    out_bare = None
+    if bare:
+        bare_one, bare_four = statistics.median(bare_results[1]), statistics.median(bare_results[4])
+        out_bare = {"c1_per_s": bare_one, "c4_per_s": bare_four, "speedup": bare_four / bare_one, "raw": bare_results}
     return {
         "server": kind,
+        "bare": out_bare,
         "cases": len(cases),
         "c1_per_s": one,
         "c4_per_s": four,
@@ -500,6 +543,15 @@ def report_end_to_end(e2e: dict[str, Any]) -> None:
         f"concurrency 4 {e2e['c4_per_s']:.3f} cases/s, x{e2e['speedup']:.2f} (medians; rounds {rates}); "
         f"passed {e2e['passed']}, answer styles {e2e['styles']}"
     )
+    if e2e.get("bare"):
+        bare = e2e["bare"]
+        rates = {key: [round(rate, 3) for rate in value] for key, value in bare["raw"].items()}
+        print(
+            f"  the same requests without toolset: concurrency 1 {bare['c1_per_s']:.3f}/s, concurrency 4 "
+            f"{bare['c4_per_s']:.3f}/s, x{bare['speedup']:.2f} (medians; rounds {rates}); the runner reaches "
+            f"{e2e['c1_per_s'] / bare['c1_per_s']:.0%} of their rate at 1 and "
+            f"{e2e['c4_per_s'] / bare['c4_per_s']:.0%} at 4"
+        )
     for concurrency, usage in e2e["usage"].items():
         shown = ", ".join(f"{key} {value:.1f}" for key, value in usage.items())
         print(f"  concurrency {concurrency}, per case (last round): {shown}")
@@ -533,6 +585,11 @@ def main() -> None:
         "--random-type", choices=RANDOM_TYPES, default="f16", help="weight type of --random-gguf (default f16)"
     )
     parser.add_argument("--tokenizer", type=Path, help="tokenizer folder of --random-gguf (default: embedded)")
+    parser.add_argument(
+        "--bare-requests",
+        action="store_true",
+        help="each round also posts the same requests without toolset, at 1 and 4 (the servers' own rates)",
+    )
     parser.add_argument("--skip-e2e", action="store_true", help="same as --servers ''")
     parser.add_argument("--skip-scoring", action="store_true")
     parser.add_argument("--skip-stand-in", action="store_true")
@@ -571,7 +628,15 @@ def main() -> None:
         for server in servers:
             report_end_to_end(
                 bench_end_to_end(
-                    server, args.e2e_set, args.e2e_rounds, binary, gguf, args.threads, gpu_layers, hf_model
+                    server,
+                    args.e2e_set,
+                    args.e2e_rounds,
+                    binary,
+                    gguf,
+                    args.threads,
+                    gpu_layers,
+                    hf_model,
+                    args.bare_requests,
                 )
             )
     if not args.skip_stand_in:
