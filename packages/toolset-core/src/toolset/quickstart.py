@@ -29,6 +29,21 @@ class QuickstartOptions:
     kto_steps: int = 4
 
 
+def loss_change(rows: list[dict[str, Any]]) -> str:
+    """The training loss from start to end, from the metrics rows that log one (``step``, ``loss``): first
+    against last where there are fewer than 8, else the means of the first and last quarter. A logged loss
+    depends on the examples of its steps, so the last can be above the first while the trend falls."""
+    logged = [(row.get("step"), row["loss"]) for row in rows if "loss" in row]
+    if not logged:
+        return "no loss logged"
+    if len(logged) < 8:
+        (first_step, first), (last_step, last) = logged[0], logged[-1]
+        return f"loss {first:.3f} at step {first_step} -> {last:.3f} at step {last_step}"
+    n = len(logged) // 4
+    first, last = (sum(loss for _, loss in part) / n for part in (logged[:n], logged[-n:]))
+    return f"loss {first:.3f} -> {last:.3f}, means of the first and last {n} logged values"
+
+
 class Quickstart:
     def __init__(self, root: click.Group, output: Path, resume: bool) -> None:
         self.root, self.output = root, output
@@ -137,8 +152,7 @@ def run_quickstart(root: click.Group, output: Path, resume: bool, options: Quick
             if quick.invoke(("train",), args) != 0:
                 raise ToolsetError(f"{method.upper()} training failed (see above)")
             rows = [json.loads(line) for line in (run_dir / "logs" / "metrics.jsonl").read_text().splitlines()]
-            losses = [row["loss"] for row in rows if "loss" in row]
-            return f"{run_dir / 'final_model'} (loss {losses[0]:.3f} -> {losses[-1]:.3f})"
+            return f"{run_dir / 'final_model'} ({loss_change(rows)})"
 
         return run
 
