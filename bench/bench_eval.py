@@ -405,6 +405,7 @@ def bench_end_to_end(
     results: dict[int, list[float]] = {1: [], 4: []}
     bare_results: dict[int, list[float]] = {1: [], 4: []}
     bare = bare and kind != "transformers"
+    tools = scorer.catalog.to_openai()  # what bare requests offer: each case's expected tools among these
     last: dict[int, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         process = None
@@ -444,7 +445,6 @@ def bench_end_to_end(
                     results[concurrency].append(len(cases) / elapsed)
                     last[concurrency] = records
                     if bare:
-                        tools = scorer.catalog.to_openai()
                         bare_results[concurrency].append(bare_rate(config, cases, tools, concurrency))
         finally:
             if process is not None:
