@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from toolset.components import ChatResponse
@@ -50,6 +50,16 @@ def test_each_style_gives_the_call_with_key_order_kept(text, style):
     assert call.arguments == ARGS
     assert list(call.arguments) == ["context", "filePath", "limit"]
     assert list(call.arguments["context"]) == ["sessionId", "workspaceId"]
+
+
+def test_a_note_with_a_code_block_in_a_fenced_or_hermes_call():
+    content = "# Setup\n```python\nprint('hi')\n```\nDone. Not a </tool_call> either."
+    arguments = {"path": "Notes/setup.md", "content": content}
+    call = json.dumps({"name": "contentManager_createContent", "arguments": arguments})
+    for text, style in ((f"```json\n{call}\n```", "fenced_json"), (f"<tool_call>\n{call}\n</tool_call>", "hermes")):
+        result = parse_text(f"Writing the note.\n{text}\nAnything else?")
+        assert result.style == style
+        assert only_call(result).arguments == arguments
 
 
 def test_several_calls_in_order():
@@ -196,6 +206,8 @@ def test_arbitrary_native_calls_never_raise(calls):
 
 
 @settings(max_examples=200, deadline=None)
+@example(name="A", arguments={"0": ["```"]}, style="fenced_json")  # the closing fence inside a string
+@example(name="A", arguments={"note": "</tool_call> and ```"}, style="hermes")
 @given(
     name=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True),
     arguments=st.dictionaries(

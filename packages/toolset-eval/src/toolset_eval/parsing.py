@@ -165,11 +165,24 @@ def _result(calls: list[ToolCall], style: str, error: _Malformed | None) -> Pars
     return ParseResult(calls, style)
 
 
+def _closing(text: str, body_start: int, marker: str) -> int:
+    """Where ``marker`` closes a block whose body starts at ``body_start`` (-1: nowhere): the first one after
+    the JSON value the body starts with, where it starts with a valid one, so that its strings may hold it."""
+    first = len(text) - len(text[body_start:].lstrip())
+    search_from = body_start
+    if text[first : first + 1] in ("{", "["):
+        try:
+            search_from = _DECODER.raw_decode(text, first)[1]
+        except ValueError:
+            pass
+    return text.find(marker, search_from)
+
+
 def _hermes(text: str):
     position = 0
     while (start := text.find("<tool_call>", position)) != -1:
         body_start = start + len("<tool_call>")
-        end = text.find("</tool_call>", body_start)
+        end = _closing(text, body_start, "</tool_call>")
         if end == -1:  # cut off before the closing tag: accepted when the JSON inside is complete
             found = _attempt(_json_calls, _unfence(text[body_start:]), whole=True)
             if isinstance(found, _Malformed):
@@ -250,11 +263,14 @@ def _fenced(text: str) -> ParseResult | None:
 
 
 def _fences(text: str):
+    """(language, body) of each code fence (a body that is JSON may hold backticks in its strings)."""
     position = 0
     while (start := text.find(_FENCE, position)) != -1:
         line_end = text.find("\n", start)
-        end = text.find(_FENCE, start + len(_FENCE)) if line_end == -1 else text.find(_FENCE, line_end)
-        if line_end == -1 or end == -1:
+        if line_end == -1:
+            return
+        end = _closing(text, line_end + 1, _FENCE)
+        if end == -1:
             return
         yield text[start + len(_FENCE) : line_end].strip().lower(), text[line_end + 1 : end]
         position = end + len(_FENCE)
