@@ -112,6 +112,11 @@ def correct_arguments(case: Any, tool: Any) -> dict[str, Any]:
     return arguments
 
 
+def correct_answer(case: Any, tools: Any) -> str:
+    """The Hermes answer a model that gets ``case`` right writes: each expected call, in order."""
+    return render([(name, correct_arguments(case, tools.get(name))) for name in case.expected_tools], "hermes").content
+
+
 def render(calls: list[tuple[str, Any]], style: str, text: str = "") -> ChatResponse:
     """An answer holding ``calls`` (arguments an object, or a raw string for broken JSON) in ``style``."""
 
@@ -349,9 +354,10 @@ def start_server(
         command += ["--parallel", "4", "--ctx-size", "8192", "--cont-batching", "--cache-ram", "0"]
         command += ["--threads", str(threads), "--threads-batch", str(threads), "--seed", "0"]
         command += ["--n-gpu-layers", str(gpu_layers)]
-    output = log.open("wb")
-    stdio = {"stdout": output, "stderr": subprocess.STDOUT}
-    process = subprocess.Popen(command, **stdio, env=environment, start_new_session=True)
+    with log.open("wb") as output:  # the server keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=environment, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     # transformers serve's /v1/models lists the Hugging Face cache, which an offline machine may not have
     path = "/health" if kind == "transformers-serve" else "/v1/models"
@@ -389,11 +395,7 @@ def correct_answer_tokens(set_name: str) -> list[int]:
 
     tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
     tools = catalog()
-    answers = [
-        render([(name, correct_arguments(case, tools.get(name))) for name in case.expected_tools], "hermes").content
-        for case in load_prompt_set(set_name).cases
-        if case.expected_tools
-    ]
+    answers = [correct_answer(case, tools) for case in load_prompt_set(set_name).cases if case.expected_tools]
     return [len(tokenizer(answer)["input_ids"]) for answer in answers]
 
 
@@ -579,12 +581,7 @@ def bench_parallel_server(latency_ms: float, rounds: int) -> dict[str, Any]:
 
     tools = catalog()
     cases = list(load_prompt_set("claudesidian-coverage").cases)
-    answers = {
-        case.question: render(
-            [(n, correct_arguments(case, tools.get(n))) for n in case.expected_tools], "hermes"
-        ).content
-        for case in cases
-    }
+    answers = {case.question: correct_answer(case, tools) for case in cases}
     httpd, url = start_parallel_server(latency_ms / 1000, answers)
     config = OpenAIConfig(host=url, model="stand-in", timeout_s=60)
     scorer = Scorer(tools)
