@@ -1,10 +1,12 @@
 """Schema-exact scoring of one answer against one prompt case (the BFCL AST-checker idea, on JSON Schema).
 
-A case passes when its answer has no failure reason. Reasons carry stable codes (``docs/evaluation.md``):
-``parse.*`` (malformed answer), ``call.*`` (tool names, matched order-free), ``schema.*`` (arguments checked
-against the tool's JSON Schema and the tool set's rules by ``toolset_schemas.validator``), ``value.*``
-(expected argument values), ``context.*`` (the context IDs against the case's ``expected_context``),
-``behavior.*`` / ``anti.*`` / ``response_type.*`` (behaviour expectations), ``backend.error``.
+A case passes when its answer has no failure reason; :func:`ladder` says which rungs it reached on the way
+(parses, right tools, schema-valid, context ids, expected values, full pass). Reasons carry stable codes
+(``docs/evaluation.md``): ``parse.*`` (malformed answer), ``call.*`` (tool names, matched order-free),
+``schema.*`` (arguments checked against the tool's JSON Schema and the tool set's rules by
+``toolset_schemas.validator``), ``value.*`` (expected argument values), ``context.*`` (the context IDs
+against the case's ``expected_context``), ``behavior.*`` / ``anti.*`` / ``response_type.*`` (behaviour
+expectations), ``backend.error``.
 Expectations no check knows are recorded as ``behavior.unsupported`` notes, which do not fail a case.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -64,6 +66,43 @@ REASONS: dict[str, str] = {
     "response_type.mismatch": "the answer is not of the expected type (text_only, tool_only, tool_text)",
     "backend.error": "the backend gave no answer (after retries)",
 }
+
+
+# The ladder: what an answer got right, rung by rung, each rung needing the ones before it. A model that learns
+# climbs it long before it passes whole cases, so reports show each rung's rate beside the full pass.
+LADDER: dict[str, str] = {
+    "call": "parses as a call (or correctly makes none)",
+    "tool": "right tool(s)",
+    "schema": "arguments schema-valid",
+    "context": "context ids right",
+    "values": "expected values right",
+    "pass": "full pass",
+}
+_CONTEXT_CODES = {"schema.session_mismatch", "schema.workspace_mismatch", "schema.bad_id_format"}
+_TOOL_CODES = {"behavior.does_not_call_tool", "behavior.no_delegation", "anti.immediate_tool_call"}
+_CALL_CODES = {"backend.error", "behavior.no_tool_call", "schema.arguments_not_json", "schema.arguments_not_object"}
+
+
+def rung_broken(code: str) -> str:
+    """The rung of :data:`LADDER` a failure reason breaks (behaviour checks break only the full pass)."""
+    if code in _CALL_CODES or code.startswith("parse."):
+        return "call"
+    if code in _TOOL_CODES or code.startswith("call."):
+        return "tool"
+    if code in _CONTEXT_CODES or code.startswith("context."):
+        return "context"
+    if code.startswith("schema."):
+        return "schema"
+    if code.startswith("value."):
+        return "values"
+    return "pass"
+
+
+def ladder(codes: Iterable[str]) -> dict[str, bool]:
+    """Which rungs an answer with these failure codes reached: every rung below the lowest one broken."""
+    rungs = list(LADDER)
+    lowest = min((rungs.index(rung_broken(code)) for code in codes), default=len(rungs))
+    return {rung: index < lowest for index, rung in enumerate(rungs)}
 
 
 @attrs.frozen
