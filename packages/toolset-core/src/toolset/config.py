@@ -152,7 +152,8 @@ class DatasetConfig:
     format: DataFormat = "auto"
     toolset: str = "claudesidian"
     tool_call_style: ToolCallStyle = "native"
-    tools: Literal["conversation", "used", "all"] = "conversation"
+    tools: Literal["conversation", "none", "used", "distractors", "all"] = "conversation"
+    tool_distractors: int = 3
     eval_fraction: float = 0.05
     seed: int = 42
     deduplicate: bool = True
@@ -189,7 +190,8 @@ class EvalConfig:
     retries: int = 3
     seed: int = 42
     limit: int | None = None
-    tools: Literal["all", "expected", "none"] = "all"
+    tools: Literal["auto", "all", "expected", "distractors", "none"] = "auto"
+    tool_distractors: int = 3
     after_training: bool = False
 
 

@@ -24,24 +24,61 @@ from toolset.config import ToolCallStyle
 from toolset.data import Conversation, Finding, Message, ToolCall
 from toolset.errors import ToolsetError
 
-ToolsMode = Literal["conversation", "used", "all"]
+ToolsMode = Literal["conversation", "none", "used", "distractors", "all"]
 METHODS = ("sft", "kto")
+# The evaluation's tool offer (``toolset eval run --tools``) that matches each training policy.
+EVAL_OFFER = {"none": "none", "used": "expected", "distractors": "distractors", "all": "all"}
 
 
 @attrs.define(kw_only=True)
 class FormatterConfig:
-    """``tools``: which tool definitions ride with each row — the conversation's own, those of the tool set
-    that the row calls (``used``), or the whole tool set (``all``; long prompts)."""
+    """``tools``: which tool definitions ride with each row (the tool offer policy) — the conversation's own
+    (``conversation``), none, those of the tool set that the row calls (``used``), those plus
+    ``distractors`` other tools of the set drawn per row (``distractors``), or the whole tool set (``all``;
+    long prompts)."""
 
     tool_call_style: ToolCallStyle = "native"
     tools: ToolsMode = "conversation"
+    distractors: int = 3
     toolset: str | None = None
+
+
+def offered_tools(
+    catalog: Any, used: Sequence[str], policy: str, *, distractors: int = 3, key: str = ""
+) -> list[dict[str, Any]] | None:
+    """The tool definitions (OpenAI style) offered with one prompt under ``policy`` — ``none``, the ``used``
+    tools, those plus ``distractors`` other tools of ``catalog``, or ``all`` — the same in training and in
+    evaluation. The picks and their order come from a seed made of ``key`` (a row's or case's identity), so
+    a prompt always gets the same offer and the expected tool's position gives nothing away."""
+    if policy == "none":
+        return None
+    if policy == "all":
+        return catalog.to_openai()
+    names = [name for name in dict.fromkeys(used) if catalog.get(name) is not None]
+    rng = random.Random(hashlib.sha256(key.encode("utf-8")).hexdigest())
+    if policy == "distractors" and distractors > 0:
+        others = [tool.name for tool in catalog.tools if tool.name not in names]
+        names += rng.sample(others, min(distractors, len(others)))
+    elif policy != "used":
+        raise ValueError(f"unknown tool offer policy {policy!r}")
+    rng.shuffle(names)
+    return [catalog.get(name).to_openai() for name in names] or None
 
 
 @attrs.define
 class FormatResult:
     rows: list[dict[str, Any]]
     skipped: list[Finding] = attrs.Factory(list)
+
+
+def tool_offer_record(policy: str, distractors: int, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """What a training run records of its tool offer (lineage ``data.tool_offer``): the policy, how many rows
+    carried tool definitions, and the ``toolset eval run --tools`` value that offers the same at evaluation."""
+    with_tools = sum(1 for row in rows if row.get("tools"))
+    # "conversation": the data's own definitions; each prompt offered its tools, or none had any
+    offer = ("expected" if with_tools else "none") if policy == "conversation" else EVAL_OFFER[policy]
+    record = {"policy": policy, "rows_with_tools": with_tools, "eval_offer": offer}
+    return record | ({"distractors": distractors} if policy == "distractors" else {})
 
 
 def _arguments(call: ToolCall) -> dict[str, Any] | str:
@@ -89,17 +126,17 @@ def messages_for(messages: Sequence[Message], style: ToolCallStyle) -> list[dict
 
 
 def _tools(conversation: Conversation, config: FormatterConfig, catalog: Any) -> list[dict[str, Any]] | None:
+    if config.tools == "none":
+        return None
     if config.tools == "conversation" or catalog is None:
         return list(conversation.tools) or None
-    if config.tools == "all":
-        return catalog.to_openai()
-    used = dict.fromkeys(call.name for call in conversation.tool_calls)
-    specs = [catalog.get(name) for name in used]
-    return [spec.to_openai() for spec in specs if spec is not None] or None
+    used = [call.name for call in conversation.tool_calls]
+    key = json.dumps([[m.role, m.content] for m in conversation.messages if m.role in ("system", "user")])
+    return offered_tools(catalog, used, config.tools, distractors=config.distractors, key=key)
 
 
 def _catalog(config: FormatterConfig) -> Any:
-    if config.tools == "conversation":
+    if config.tools in ("conversation", "none"):
         return None
     from toolset import get_toolset
 

@@ -213,13 +213,38 @@ def run_pipeline(
     return state.data
 
 
-def _steps(final_model: Path) -> int | None:
-    """Optimizer steps, from the ``toolset.json`` trainers write beside the model (None if absent)."""
-    info = Path(final_model) / "toolset.json"
+def _model_info(final_model: Path | None) -> dict[str, Any]:
+    """The ``toolset.json`` trainers write beside the model ({} if absent or unreadable)."""
     try:
-        return json.loads(info.read_text()).get("steps")
-    except (OSError, ValueError, AttributeError):
-        return None
+        info = json.loads((Path(final_model) / "toolset.json").read_text()) if final_model else {}
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _steps(final_model: Path) -> int | None:
+    """Optimizer steps, from the model's ``toolset.json`` (None if absent)."""
+    return _model_info(final_model).get("steps")
+
+
+def trained_offer(config: RunConfig, final_model: Path | None) -> tuple[str | None, int]:
+    """The ``eval run --tools`` value matching how the model was trained, and its distractor count: from the
+    model's ``toolset.json`` (``tool_offer``), else from ``dataset.tools``; None when neither tells."""
+    from toolset.formatters import EVAL_OFFER
+
+    recorded = _model_info(final_model).get("tool_offer") or {}
+    if recorded.get("eval_offer"):
+        return recorded["eval_offer"], int(recorded.get("distractors", config.dataset.tool_distractors))
+    return EVAL_OFFER.get(config.dataset.tools), config.dataset.tool_distractors
+
+
+def eval_offer(config: RunConfig, final_model: Path | None) -> tuple[str, int, str | None]:
+    """(``--tools``, ``--tool-distractors``, ``--tools-trained``) for evaluating the model: ``eval.tools``, or
+    with ``auto`` (the default) the offer it was trained with, so training and evaluation prompts match."""
+    trained, distractors = trained_offer(config, final_model)
+    if config.eval.tools != "auto":
+        return config.eval.tools, config.eval.tool_distractors, trained
+    return trained or "all", distractors, trained
 
 
 def _since(started: float) -> float:
@@ -258,7 +283,7 @@ def _export_and_eval(config: RunConfig, root: Path, model: Path, trainer: Traine
             ggufs = _export_gguf(config, root, merged, echo)
             state.record("export-gguf", {"paths": ggufs})
     if config.eval.after_training and ggufs and not _skip(state, "eval", echo):
-        summary = _evaluate(config, root / "eval", Path(ggufs[0]))
+        summary = _evaluate(config, root / "eval", Path(ggufs[0]), model)
         state.record("eval", summary)
         echo(f"[eval] {json.dumps(summary)[:300]}")
 
@@ -291,7 +316,7 @@ def _export_gguf(config: RunConfig, root: Path, merged: Path, echo: Echo) -> lis
     return paths
 
 
-def _evaluate(config: RunConfig, output: Path, gguf: Path) -> dict[str, Any]:
+def _evaluate(config: RunConfig, output: Path, gguf: Path, final_model: Path | None = None) -> dict[str, Any]:
     context = click.get_current_context(silent=True)
     root_command = context.find_root().command if context else None
     command = None
@@ -313,11 +338,12 @@ def _evaluate(config: RunConfig, output: Path, gguf: Path) -> dict[str, Any]:
         "--seed",
         str(config.eval.seed),
         "--no-progress",
-        "--tools",
-        config.eval.tools,
         "--retries",
         str(config.eval.retries),
     ]
+    offer, distractors, trained = eval_offer(config, final_model)
+    args += ["--tools", offer, "--tool-distractors", str(distractors)]
+    args += ["--tools-trained", trained] if trained else []
     if config.eval.backend == "llamacpp":  # in-process: the exported file itself
         for option in (
             f"model_path={gguf}",

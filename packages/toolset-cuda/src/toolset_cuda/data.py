@@ -28,6 +28,7 @@ from toolset.formatters import (
     label_counts,
     split_rows,
     too_long_finding,
+    tool_offer_record,
 )
 from toolset.readers import read_conversations
 
@@ -133,7 +134,10 @@ def render_kto(tokenizer: Any, row: dict[str, Any], template: str) -> dict[str, 
 
 def _formatter_config(config: RunConfig) -> FormatterConfig:
     return FormatterConfig(
-        tool_call_style=config.dataset.tool_call_style, tools=config.dataset.tools, toolset=config.dataset.toolset
+        tool_call_style=config.dataset.tool_call_style,
+        tools=config.dataset.tools,
+        distractors=config.dataset.tool_distractors,
+        toolset=config.dataset.toolset,
     )
 
 
@@ -196,6 +200,7 @@ def prepare_data(method: str, config: RunConfig, tokenizer: Any, *, model_type: 
             evaluation = []
     stats = {
         "files": [str(p) for p in files],
+        "tool_offer": tool_offer_record(config.dataset.tools, config.dataset.tool_distractors, rows),
         "conversations": len(conversations),
         "skipped": len(formatted.skipped),
         "duplicates": duplicates,

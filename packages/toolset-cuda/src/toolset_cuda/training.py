@@ -212,6 +212,7 @@ def train(
                         "engine": plan.engine,
                         "parent_run": str(parent) if parent else None,
                         "steps": steps,
+                        "tool_offer": plan.data.stats["tool_offer"],
                     },
                     handle,
                     indent=2,

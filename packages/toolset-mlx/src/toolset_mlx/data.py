@@ -21,7 +21,7 @@ from toolset import chat_templates
 from toolset.config import MlxStageConfig, RunConfig, ToolCallStyle
 from toolset.data import Finding
 from toolset.errors import ToolsetError
-from toolset.formatters import too_long_finding
+from toolset.formatters import too_long_finding, tool_offer_record
 
 ROW_KEYS = ("messages", "tools")
 
@@ -137,6 +137,7 @@ def formatter_settings(config: RunConfig) -> Any:
     values = {
         "tool_call_style": config.dataset.tool_call_style,
         "tools": config.dataset.tools,
+        "distractors": config.dataset.tool_distractors,
         "toolset": config.dataset.toolset,
     }
     known = {field.name for field in attrs.fields(type(settings))} if attrs.has(type(settings)) else set()
@@ -208,6 +209,7 @@ def prepare_stage(
     lengths = sorted(len(example) for example in kept)
     stats = {
         "files": [str(p) for p in stage.datasets],
+        "tool_offer": tool_offer_record(config.dataset.tools, config.dataset.tool_distractors, rows),
         "conversations": conversations,
         "rows": len(rows),
         "duplicates": duplicates,

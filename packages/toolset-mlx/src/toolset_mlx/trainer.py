@@ -252,12 +252,14 @@ def train_mlx(
         log(f"starting from adapters in {previous}")
     write = _metrics_writer(MetricsLog(run_dir), log)
     started = time.perf_counter()
+    tool_offer = None
     for index in chosen[len(finished) :]:
         stage = stages[index]
         data = prepare_stage(config, stage, tokenizer, template, mask_prompt=mlx.mask_prompt)
         for finding in data.findings:
             log(f"warning: {finding.message}" + (f" ({finding.source}:{finding.line})" if finding.source else ""))
         stats = data.stats
+        tool_offer = stats["tool_offer"]
         log(
             f"stage {index + 1}/{len(stages)} {stage.name}: {stats['conversations']} conversations, "
             f"{stats['duplicates']} duplicates, {stats['too_long']} over {stats['max_length']} tokens; "
@@ -302,6 +304,7 @@ def train_mlx(
                     "fine_tune_type": mlx.fine_tune_type,
                     "stages": [stages[index].name for index in chosen],
                     "steps": sum(stages[index].iterations for index in chosen),
+                    **({"tool_offer": tool_offer} if tool_offer else {}),
                 },
                 handle,
                 indent=2,
