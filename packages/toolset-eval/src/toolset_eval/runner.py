@@ -21,9 +21,10 @@ import attrs
 
 from toolset.components import ChatResponse
 from toolset.errors import ToolsetError
+from toolset.formatters import offered_tools
 from toolset_eval.errors import BackendConnectionError, BackendError, BackendResponseError, BackendTimeoutError
 from toolset_eval.prompts import PromptCase
-from toolset_eval.scoring import Reason, Scorer
+from toolset_eval.scoring import Reason, Scorer, ladder
 
 RECORDS_FILE = "records.jsonl"
 
@@ -41,7 +42,10 @@ class RunSettings:
     backoff_s: float = 0.5
     sampling: dict[str, Any] = attrs.Factory(dict)
     progress: bool = True
-    offer_tools: str = "all"  # all | expected (the case's expected tools) | none (match data trained without tools)
+    # The tool offer: all | expected (the case's expected tools) | distractors (those plus ``distractors`` other
+    # tools, drawn per case) | none. Match the model's training offer (toolset.formatters.EVAL_OFFER).
+    offer_tools: str = "all"
+    distractors: int = 3
 
 
 def retryable(exc: BaseException) -> bool:
@@ -127,10 +131,12 @@ def evaluate_case(
     if response is None:
         reason = Reason("backend.error", str(error))
         record.update(passed=False, reasons=[reason.to_dict()], notes=[], calls=[], parse=None, raw=None)
+        record["ladder"] = ladder([reason.code])
         return record
     parsed, score = scorer.score(case, response)
     record.update(
         passed=score.passed,
+        ladder=ladder(reason.code for reason in score.reasons),
         reasons=[reason.to_dict() for reason in score.reasons],
         notes=[note.to_dict() for note in score.notes],
         calls=[
@@ -181,11 +187,13 @@ def run_cases(
         return local.client
 
     def offered(case: PromptCase) -> list[dict[str, Any]]:
-        if settings.offer_tools == "none":
-            return []
-        if settings.offer_tools == "expected":
-            return [tool for tool in tools if tool["function"]["name"] in set(case.expected_tools)]
-        return tools
+        if settings.offer_tools == "all":
+            return tools
+        policy = "used" if settings.offer_tools == "expected" else settings.offer_tools
+        found = offered_tools(
+            scorer.catalog, case.expected_tools, policy, distractors=settings.distractors, key=case.id
+        )
+        return found or []
 
     def work(case: PromptCase) -> dict[str, Any]:
         return evaluate_case(case, client(), scorer, offered(case), settings)
