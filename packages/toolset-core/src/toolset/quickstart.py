@@ -1,5 +1,10 @@
 """``toolset quickstart``: the whole pipeline on the embedded SmolLM2-135M-Instruct, one clear line per stage.
 
+The model learns the Claudesidian tool set from the generated sample (``samples/quickstart_*.jsonl``, made by
+``packages/toolset-core/scripts/generate_quickstart_data.py``; no evaluation case is in it) with the settings
+of the ``quickstart`` preset, and the base and tuned models are evaluated the same way (the tool offer the
+model was trained with). The summary says what improved, rung by rung of the scoring ladder.
+
 Stages run through registered components and commands only (core imports no plugin), each is recorded in
 ``OUTPUT/state.json`` when done, and ``--resume`` skips finished stages. A stage whose component is not
 installed (or not built yet) is reported as skipped, with the reason.
@@ -22,11 +27,17 @@ from toolset.storage import atomic_file
 STAGES = 7
 
 
+PRESET = "quickstart"
+SFT_SAMPLE, KTO_SAMPLE = "quickstart_sft.jsonl", "quickstart_kto.jsonl"
+
+
 @attrs.define(kw_only=True)
 class QuickstartOptions:
-    eval_cases: int = 8
-    sft_steps: int = 16
-    kto_steps: int = 4
+    """``None``: the ``quickstart`` preset's value (its prompt set's size for ``eval_cases``)."""
+
+    eval_cases: int | None = None
+    sft_steps: int | None = None
+    kto_steps: int | None = None
 
 
 def loss_change(rows: list[dict[str, Any]]) -> str:
@@ -41,7 +52,8 @@ def loss_change(rows: list[dict[str, Any]]) -> str:
         return f"loss {first:.3f} at step {first_step} -> {last:.3f} at step {last_step}"
     n = len(logged) // 4
     first, last = (sum(loss for _, loss in part) / n for part in (logged[:n], logged[-n:]))
-    return f"loss {first:.3f} -> {last:.3f}, means of the first and last {n} logged values"
+    change = f" ({last / first:.0%} of the start)" if first > 0 else ""
+    return f"loss {first:.3f} -> {last:.3f}{change}, means of the first and last {n} logged values"
 
 
 class Quickstart:
@@ -103,13 +115,15 @@ class _Skip(Exception):
 
 
 def run_quickstart(root: click.Group, output: Path, resume: bool, options: QuickstartOptions | None = None) -> None:
+    from toolset.config import load_config
     from toolset.plugins import get_registries
     from toolset.readers import read_conversations, sample_path, summarize
 
     options = options or QuickstartOptions()
     registries = get_registries()
     quick = Quickstart(root, output, resume)
-    sft, kto = sample_path("claudesidian_sft.jsonl"), sample_path("claudesidian_kto.jsonl")
+    sft, kto = sample_path(SFT_SAMPLE), sample_path(KTO_SAMPLE)
+    config = load_config(None, preset=PRESET, overrides=[f"dataset.sft=[{sft}]", f"dataset.kto=[{kto}]"])
     trained = output / "kto" / "final_model"
 
     def validate() -> str:
@@ -132,17 +146,10 @@ def run_quickstart(root: click.Group, output: Path, resume: bool, options: Quick
             if method not in registries.trainers or quick.command("train") is None:
                 raise _Skip(registries.trainers.unknown_message(method))
             run_dir = output / method
-            args = [
-                method,
-                "--preset",
-                "tiny",
-                "--set",
-                f"dataset.{method}=[{sft if method == 'sft' else kto}]",
-                "--set",
-                f"train.{method}.max_steps={options.sft_steps if method == 'sft' else options.kto_steps}",
-                "--run-dir",
-                str(run_dir),
-            ]
+            steps = options.sft_steps if method == "sft" else options.kto_steps
+            args = [method, "--preset", PRESET, "--set", f"dataset.{method}=[{sft if method == 'sft' else kto}]"]
+            args += ["--set", f"train.{method}.max_steps={steps}"] if steps else []
+            args += ["--run-dir", str(run_dir)]
             if method == "kto":
                 if not (output / "sft" / "final_model").is_dir():
                     raise _Skip("KTO continues the SFT adapter, and SFT did not run")
@@ -181,39 +188,32 @@ def run_quickstart(root: click.Group, output: Path, resume: bool, options: Quick
         return "; ".join(lines)
 
     def evaluate() -> str:
+        from toolset.pipeline import trained_offer
+
         if quick.command("eval", "run") is None:
             raise _Skip('evaluation comes with toolset-eval: pip install "toolset-core[eval]"')
+        # both models get the offer the tuned one was trained with, so the two are compared like for like
+        offer, distractors = trained_offer(config, trained if trained.is_dir() else output / "sft" / "final_model")
+        offer = offer or "none"
         results = []
         for label, name in (("base", "smollm2"), ("tuned", "smollm2-tuned")):
             gguf = output / "gguf" / f"{name}-q8_0.gguf"
             if not gguf.is_file():
                 continue
             folder = output / f"eval-{label}"
-            args = [
-                "--backend",
-                "llamacpp",
-                "--prompt-set",
-                "claudesidian-smoke",
-                "--limit",
-                str(options.eval_cases),
-                "--concurrency",
-                "1",
-                "--output",
-                str(folder),
-                "--tools",
-                "none",  # the bundled data trains without tool definitions in the prompt: evaluate the same way
-                "--option",
-                f"model_path={gguf}",
-                "--option",
-                "n_ctx=8192",
-            ]
+            args = ["--backend", "llamacpp", "--prompt-set", config.eval.prompt_set, "--concurrency", "1"]
+            args += ["--limit", str(options.eval_cases)] if options.eval_cases else []
+            args += ["--output", str(folder), "--tools", offer, "--tool-distractors", str(distractors)]
+            args += ["--tools-trained", offer] if label == "tuned" else []
+            args += ["--option", f"model_path={gguf}", "--option", "n_ctx=8192"]
+            args += ["--option", f"max_tokens={config.eval.max_tokens}"]
             if (folder / "records.jsonl").exists():
                 args.append("--resume")
             if quick.invoke(("eval", "run"), args) != 0:
                 raise ToolsetError(f"evaluating the {label} model failed (see above)")
             summary = json.loads((folder / "report.json").read_text())["summary"]
             results.append(f"{label} {summary['passed']}/{summary['cases']}")
-        return ", ".join(results)
+        return ", ".join(results) + f" full passes on {config.eval.prompt_set} (tools offered: {offer})"
 
     def summary() -> str:
         from toolset.runs import plot_loss
@@ -233,22 +233,76 @@ def run_quickstart(root: click.Group, output: Path, resume: bool, options: Quick
     click.secho("Summary", bold=True)
     for name, done in quick.state.items():
         click.echo(f"  {name:<10} {done['result']}")
-    table = accuracy_table(output)
-    if table:
+    lines = improvement_lines(output)
+    if lines:
         click.echo("")
-        click.echo("Accuracy per agent on claudesidian-smoke (base -> tuned):")
-        for line in table:
+        click.secho(f"What training changed ({config.eval.prompt_set}, base -> tuned)", bold=True)
+        for line in lines:
             click.echo(f"  {line}")
     click.echo(f"\nEverything is under {output}")
 
 
-def accuracy_table(output: Path) -> list[str]:
-    """Lines comparing the base and tuned models' accuracy per agent (from their eval reports)."""
+RUNGS = {
+    "call": "made a call that parses (or rightly none)",
+    "tool": "picked the right tool(s)",
+    "schema": "gave schema-valid arguments",
+    "context": "passed the right context ids",
+    "values": "used the expected values",
+    "pass": "passed the whole case",
+}
+
+
+def _reports(output: Path) -> dict[str, dict[str, Any]]:
     reports = {}
     for label in ("base", "tuned"):
         path = output / f"eval-{label}" / "report.json"
         if path.is_file():
             reports[label] = json.loads(path.read_text())
+    return reports
+
+
+def improvement_lines(output: Path) -> list[str]:
+    """The summary's account of what training changed: the SFT loss, then each rung of the scoring ladder
+    (cases that reached it, base -> tuned) in words, then the ladder per agent."""
+    lines = []
+    metrics = output / "sft" / "logs" / "metrics.jsonl"
+    if metrics.is_file():
+        rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+        lines.append(f"SFT {loss_change(rows)}")
+    reports = _reports(output)
+    if set(reports) != {"base", "tuned"} or not all("ladder" in report for report in reports.values()):
+        return lines + accuracy_table(output)
+    base, tuned = (reports[label]["ladder"]["overall"] for label in ("base", "tuned"))
+    better = [rung for rung in RUNGS if tuned[rung]["passed"] > base[rung]["passed"]]
+    worse = [rung for rung in RUNGS if tuned[rung]["passed"] < base[rung]["passed"]]
+    for rung, words in RUNGS.items():
+        before, after, total = base[rung]["passed"], tuned[rung]["passed"], tuned[rung]["total"]
+        lines.append(f"{words:<44} {before:>3}/{total} -> {after:>3}/{total} ({after - before:+d})")
+    verdict = f"better on {len(better)} of {len(RUNGS)} rungs" + (f" ({', '.join(better)})" if better else "")
+    lines.append(verdict + (f"; worse on {', '.join(worse)}" if worse else "") + ".")
+    lines += ["", "per agent, cases reaching each rung (base -> tuned):"]
+    return lines + agent_ladder_table(reports)
+
+
+def agent_ladder_table(reports: dict[str, dict[str, Any]]) -> list[str]:
+    by_agent = {label: report["ladder"]["by_agent"] for label, report in reports.items()}
+    agents = sorted(set(by_agent["base"]) | set(by_agent["tuned"]))
+    width = max(len(agent) for agent in [*agents, "agent"])
+
+    def cell(agent: str, rung: str) -> str:
+        counts = [by_agent[label].get(agent, {}).get(rung) for label in ("base", "tuned")]
+        return "->".join(str(count["passed"]) if count else "-" for count in counts)
+
+    lines = [f"{'agent':<{width}}  cases  " + "  ".join(f"{rung:>7}" for rung in RUNGS)]
+    for agent in agents:
+        total = next(by_agent[label][agent]["call"]["total"] for label in ("tuned", "base") if agent in by_agent[label])
+        lines.append(f"{agent:<{width}}  {total:>5}  " + "  ".join(f"{cell(agent, rung):>7}" for rung in RUNGS))
+    return lines
+
+
+def accuracy_table(output: Path) -> list[str]:
+    """Lines comparing the base and tuned models' accuracy per agent (reports written before the ladder)."""
+    reports = _reports(output)
     if not reports:
         return []
     agents = sorted({agent for report in reports.values() for agent in report["by_agent"]})

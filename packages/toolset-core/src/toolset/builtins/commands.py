@@ -184,12 +184,14 @@ def upload(run_dir: Path, repo_id: str, what: tuple[str, ...], public: bool, dry
 @click.command()
 @click.option("--output", type=click.Path(path_type=Path), default=Path("runs/quickstart"), show_default=True)
 @click.option("--resume", is_flag=True, help="Continue an interrupted quickstart, skipping finished stages.")
-@click.option("--eval-cases", type=click.IntRange(1), default=8, show_default=True, help="Smoke-set cases evaluated.")
-@click.option("--sft-steps", type=click.IntRange(1), default=16, show_default=True, help="SFT optimizer steps.")
-@click.option("--kto-steps", type=click.IntRange(1), default=4, show_default=True, help="KTO optimizer steps.")
+@click.option("--eval-cases", type=click.IntRange(1), help="Evaluate only the first N cases [default: the whole set].")
+@click.option("--sft-steps", type=click.IntRange(1), help="SFT optimizer steps [default: the quickstart preset's].")
+@click.option("--kto-steps", type=click.IntRange(1), help="KTO optimizer steps [default: the quickstart preset's].")
 @click.pass_context
-def quickstart(ctx: click.Context, output: Path, resume: bool, eval_cases: int, sft_steps: int, kto_steps: int) -> None:
-    """Validate the bundled sample, train SFT then KTO, export GGUF + Ollama and evaluate base vs tuned."""
+def quickstart(
+    ctx: click.Context, output: Path, resume: bool, eval_cases: int | None, sft_steps: int | None, kto_steps: int | None
+) -> None:
+    """Validate the generated sample, train SFT then KTO, export GGUF + Ollama, evaluate base vs tuned."""
     from toolset.quickstart import QuickstartOptions, run_quickstart
 
     options = QuickstartOptions(eval_cases=eval_cases, sft_steps=sft_steps, kto_steps=kto_steps)
