@@ -35,7 +35,9 @@ def test_quickstart_runs_every_stage_and_resumes(tmp_path):
         "[6/7] evaluate:",
         "[7/7] loss-curve:",
         "Summary",
-        "Accuracy per agent",
+        "What training changed (claudesidian-smoke, base -> tuned)",
+        "passed the whole case",
+        "per agent, cases reaching each rung (base -> tuned):",
     ):
         assert stage in first.stdout
     assert ": skipped -" not in first.stdout
