@@ -164,7 +164,7 @@ def evaluate(row: Row, gguf: Path, sets: list[str | Path], output: Path, offer: 
                 no_progress=True,
                 offer_tools=offer,
                 distractors=distractors,
-                tools_trained=offer if not row.method.startswith("base") else None,
+                tools_trained=None if row.method.startswith("base") else trained_offer(row.tool_offer),
                 limit=LIMIT,
             )
             started = time.perf_counter()
@@ -240,6 +240,7 @@ def run_upstream(args: argparse.Namespace, output: Path) -> tuple[list[Row], dic
             config.dataset.tools,
             steps + kto_steps,
             seconds + kto_seconds,
+            (trained_tokens(sft_dir) or 0) + (trained_tokens(kto_dir) or 0) or None,
             config.train.seed,
         )
         rows.append(row)
@@ -247,6 +248,13 @@ def run_upstream(args: argparse.Namespace, output: Path) -> tuple[list[Row], dic
             row, export(kto_dir, config, output / "gguf", "kto"), sets, output, offer, distractors, args.max_tokens
         )
     return rows, {"sets": [Path(str(s)).stem for s in sets], "sft_steps": args.sft_steps, "kto_steps": args.kto_steps}
+
+
+def trained_offer(policy: str) -> str:
+    """The evaluation offer that matches a training policy (``used`` -> ``expected``)."""
+    from toolset.formatters import EVAL_OFFER
+
+    return EVAL_OFFER.get(policy, policy)
 
 
 def trained_eval_offer(config: Any) -> tuple[str, int]:
@@ -287,10 +295,13 @@ def run_policies(args: argparse.Namespace, output: Path) -> tuple[list[Row], dic
             trained_tokens(run_dir),
             config.train.seed,
         )
-        evaluate(
-            row, export(run_dir, config, folder / "gguf", "sft"), sets, folder, offer, distractors, args.max_tokens
-        )
+        gguf = export(run_dir, config, folder / "gguf", "sft")
+        evaluate(row, gguf, sets, folder, offer, distractors, args.max_tokens)
         rows += [base, row]
+        if args.cross and args.cross != offer:  # the same model under the common offer: like against like
+            cross = attrs.evolve(row, method=f"SFT, offered {args.cross}", sets={})
+            evaluate(cross, gguf, sets, folder, args.cross, config.dataset.tool_distractors, args.max_tokens)
+            rows.append(cross)
         save(rows, output, {"suite": "policies"})
     return rows, {"sets": list(SHIPPED_SETS), "sft_steps": args.sft_steps}
 
@@ -340,6 +351,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kto-steps", type=int, default=12, help="KTO steps after SFT (upstream suite; 0: none)")
     parser.add_argument("--tools", default="none", help="dataset.tools for the upstream suite")
     parser.add_argument("--policies", nargs="+", default=["none", "used", "distractors"])
+    parser.add_argument(
+        "--cross",
+        default="distractors",
+        help="policies suite: also evaluate every trained model with this offer (the same for all; '' for none)",
+    )
     parser.add_argument("--max-seq-length", type=int, default=2048, help="longer training examples are left out")
     parser.add_argument("--max-tokens", type=int, default=512, help="answer length limit at evaluation")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="another config override")
