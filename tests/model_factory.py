@@ -132,3 +132,116 @@ def tiny_mistral(destination: Path, *, legacy: bool = False, dtype: str = "float
     )
     _build(transformers.MistralForCausalLM, config, destination, dtype)
     return destination
+
+
+# Gemma's control tokens after <pad>/<eos>/<bos>/<unk> (ids 0-3, as in Gemma 3), and user-defined pieces like
+# Gemma's (newlines, runs of spaces) that SentencePiece matches before BPE.
+GEMMA_CONTROL = ["<mask>", "<start_of_turn>", "<end_of_turn>"]
+GEMMA_USER_DEFINED = ["\n", "\n\n", "\u2581\u2581", "\u2581\u2581\u2581", "\u2581\u2581\u2581\u2581"]
+
+
+def train_gemma_sentencepiece(destination: Path, vocab_size: int = 700) -> Path:
+    """A real SentencePiece BPE model shaped like Gemma 3's: no dummy prefix, byte fallback, <pad>/<eos>/<bos>/<unk>
+    at 0/1/2/3, then the turn markers and the user-defined whitespace pieces."""
+    import io
+
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentencepiece_corpus()),
+        model_writer=model,
+        model_type="bpe",
+        vocab_size=vocab_size,
+        byte_fallback=True,
+        character_coverage=1.0,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        add_dummy_prefix=False,
+        split_digits=True,
+        control_symbols=GEMMA_CONTROL,
+        user_defined_symbols=GEMMA_USER_DEFINED,
+        pad_id=0,
+        eos_id=1,
+        bos_id=2,
+        unk_id=3,
+        pad_piece="<pad>",
+        eos_piece="<eos>",
+        bos_piece="<bos>",
+        unk_piece="<unk>",
+        num_threads=1,
+        minloglevel=2,
+    )
+    destination.mkdir(parents=True, exist_ok=True)
+    path = destination / "tokenizer.model"
+    path.write_bytes(model.getvalue())
+    return path
+
+
+def tiny_gemma(destination: Path, *, dtype: str = "float32", sliding_window: int = 8) -> Path:
+    """A randomly initialised Gemma3ForCausalLM (model_type gemma3_text) with a Gemma-shaped SentencePiece tokenizer
+    trained here, saved by transformers' GemmaTokenizer, and the project's Gemma chat template. Six layers, so that
+    the sliding-window pattern (five local layers, then a global one) and both rope bases are exercised; the window
+    is shorter than the test prompts. Norm weights are random too (Gemma applies them as 1 + w)."""
+    import torch
+    import transformers
+
+    from toolset.chat_templates import load
+
+    train_gemma_sentencepiece(destination)
+    tokenizer = transformers.GemmaTokenizer.from_pretrained(destination, add_bos_token=True)
+    tokenizer.chat_template = load("gemma")
+    tokenizer.save_pretrained(destination)
+    shape = {**TINY_SHAPE, "num_hidden_layers": 6, "bos_token_id": 2, "eos_token_id": 1}
+    config = transformers.Gemma3TextConfig(
+        vocab_size=len(tokenizer),
+        **shape,
+        pad_token_id=0,
+        head_dim=16,
+        query_pre_attn_scalar=16,
+        sliding_window=sliding_window,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    model = transformers.Gemma3ForCausalLM(config)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("norm.weight"):
+                parameter.uniform_(-0.5, 0.5)
+            else:
+                parameter.mul_(8.0)
+    model.to(getattr(torch, dtype)).save_pretrained(destination)
+    return destination
+
+
+# The harmony format's control tokens (gpt-oss), added to SmolLM2's vocabulary for the tiny gpt-oss model.
+HARMONY_CONTROL = ["<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|constrain|>", "<|return|>", "<|call|>"]
+
+
+def tiny_gpt_oss(embedded_hf: Path, destination: Path, *, dtype: str = "float32", sliding_window: int = 8) -> Path:
+    """A randomly initialised GptOssForCausalLM of gpt-oss's exact architecture at a tiny shape: 2 layers (one
+    sliding-window, one full attention), attention sinks and biases, 4 experts with top-2 routing, YaRN rope as in
+    gpt-oss-20b's config. SmolLM2's tokenizer with the harmony control tokens added (``<|return|>`` is EOS, as in
+    gpt-oss), and a harmony chat template without generation markers, like the real model's own."""
+    import transformers
+
+    from toolset.chat_templates import load, without_generation_markers
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(embedded_hf))
+    tokenizer.add_special_tokens({"additional_special_tokens": HARMONY_CONTROL})
+    tokenizer.eos_token = "<|return|>"
+    tokenizer.chat_template = without_generation_markers(load("harmony"))
+    tokenizer.save_pretrained(destination)
+    shape = {**TINY_SHAPE, "intermediate_size": 32, "max_position_embeddings": 131072}
+    shape |= {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.convert_tokens_to_ids("<|return|>")}
+    config = transformers.GptOssConfig(
+        vocab_size=len(tokenizer),
+        **shape,
+        head_dim=16,
+        num_local_experts=4,
+        num_experts_per_tok=2,
+        sliding_window=sliding_window,
+        tie_word_embeddings=False,
+    )
+    _build(transformers.GptOssForCausalLM, config, destination, dtype)
+    return destination

@@ -75,6 +75,9 @@ def test_config_show_resolves_preset_file_and_overrides(tmp_path):
     assert data["train"]["kto"]["beta"] == 0.25
     assert "name: HuggingFaceTB/SmolLM2-135M-Instruct" in run("config", "show", "--preset", "tiny").stdout
     assert "tiny" in run("config", "presets").stdout
+    gemma = run("config", "show", "--preset", "tiny-gemma").stdout
+    assert "preset: tiny-gemma" in gemma and "name: google/gemma-3-270m\n  source: embedded" in gemma
+    assert "tiny-gemma       google/gemma-3-270m" in run("config", "presets").stdout
 
 
 @pytest.mark.parametrize(

@@ -20,17 +20,19 @@ def test_defaults_follow_the_method_recipes():
 
 
 def test_presets_are_data_and_all_load():
-    assert set(preset_names()) >= {"tiny", "3b", "7b", "13b", "20b"}
+    assert set(preset_names()) >= {"tiny", "tiny-gemma", "3b", "7b", "13b", "20b"}
     expected = {
         "tiny": "HuggingFaceTB/SmolLM2-135M-Instruct",
         "3b": "Qwen/Qwen2.5-3B-Instruct",
         "7b": "mistralai/Mistral-7B-Instruct-v0.3",
         "20b": "openai/gpt-oss-20b",
+        "tiny-gemma": "google/gemma-3-270m",
     }
     for name, model in expected.items():
         assert preset_data(name)["model"]["name"] == model
         assert load_config(preset=name).model.name == model
     assert load_config(preset="tiny").model.source == "embedded"
+    assert load_config(preset="tiny-gemma").model.source == "embedded"
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json", ".toml"])

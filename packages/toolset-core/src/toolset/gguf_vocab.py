@@ -37,6 +37,12 @@ _QWEN2_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
+# o200k (GPT-4o, gpt-oss): llama.cpp's "gpt-4o" pre-tokenizer.
+_O200K_REGEX = (
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+    r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+    r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 
 
 @attrs.define
@@ -190,6 +196,8 @@ def pre_tokenizer_name(tokenizer: dict[str, Any]) -> str:
         return "llama-bpe"
     if _QWEN2_REGEX in regexes:
         return "qwen2"
+    if _O200K_REGEX in regexes:
+        return "gpt-4o"
     parts = pre.get("pretokenizers", [pre])
     kinds = [part.get("type") for part in parts]
     if kinds == ["Digits", "ByteLevel"] and parts[0].get("individual_digits"):
@@ -237,6 +245,8 @@ def _overlay_added(vocab: Vocabulary, added: list[tuple[int, str, bool]]) -> Non
             vocab.types.append(UNUSED)
             if vocab.scores is not None:
                 vocab.scores.append(-1000.0)
+        if vocab.model == "llama" and not special:
+            text = text.replace(SPACE, " ")  # llama.cpp matches user-defined tokens in the raw text (Gemma's "▁▁")
         vocab.tokens[index] = text
         if vocab.types[index] not in (UNKNOWN, BYTE):
             vocab.types[index] = CONTROL if special else USER_DEFINED

@@ -111,15 +111,155 @@ Available functions:
 {{- end }}
 {{- end }}"""
 
+# The Gemma 3 family as toolset's Gemma training template writes it: no system role, so the system prompt and the
+# tools go in front of the first user turn (or in a user turn of their own), calls as <tool_call> blocks in the
+# model turn, and consecutive tool results in one user turn of <tool_response> blocks. BOS comes from the tokenizer.
+GEMMA_TEMPLATE = """{{- $first := -1 }}
+{{- range $i, $m := .Messages }}{{ if and (lt $first 0) (ne $m.Role "system") }}{{ $first = $i }}{{ end }}{{ end }}
+{{- $prev := "" }}
+{{- range $i, $m := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 }}
+{{- if and (eq $prev "tool") (ne $m.Role "tool") }}<end_of_turn>
+{{ end }}
+{{- if and (eq $i $first) (or $.System $.Tools) }}<start_of_turn>user
+{{ if $.System }}{{ $.System }}{{ end }}
+{{- if $.Tools }}{{ if $.System }}
+
+{{ end }}# Tools
+
+These functions are available. Their JSON signatures, one per line, are inside <tools></tools>:
+<tools>
+{{- range $.Tools }}
+{"type": "function", "function": {{ .Function }}}
+{{- end }}
+</tools>
+
+To call a function, reply with a JSON object of its name and arguments inside <tool_call></tool_call> tags:
+<tool_call>
+{"name": <function-name>, "arguments": <args-json-object>}
+</tool_call>
+{{- end }}
+{{- if eq $m.Role "user" }}
+
+{{ $m.Content }}{{ end }}<end_of_turn>
+{{ else if eq $m.Role "user" }}<start_of_turn>user
+{{ $m.Content }}<end_of_turn>
+{{ end }}
+{{- if eq $m.Role "assistant" }}<start_of_turn>model
+{{ if $m.Content }}{{ $m.Content }}{{ end }}
+{{- range $j, $c := $m.ToolCalls }}{{ if or $m.Content $j }}
+{{ end }}<tool_call>
+{"name": "{{ $c.Function.Name }}", "arguments": {{ $c.Function.Arguments }}}
+</tool_call>{{ end }}
+{{- if not $last }}<end_of_turn>
+{{ end }}
+{{- else if eq $m.Role "tool" }}
+{{- if ne $prev "tool" }}<start_of_turn>user{{ end }}
+<tool_response>
+{{ $m.Content }}
+</tool_response>
+{{- end }}
+{{- if ne $m.Role "system" }}{{ $prev = $m.Role }}{{ end }}
+{{- end }}
+{{- if eq $prev "tool" }}<end_of_turn>
+{{ end }}
+{{- if ne $prev "assistant" }}<start_of_turn>model
+{{ end }}"""
+
+# The harmony format (gpt-oss) as toolset's harmony training template writes it: the system message, the system prompt
+# and the tools (TypeScript-like, `namespace functions`) in a developer message, each call an assistant message
+# `<|channel|>commentary to=functions.NAME <|constrain|>json<|message|>{...}<|call|>`, each result a message from
+# `functions.NAME` (the calls' names, in order). What Ollama gives a template of a tool's schema bounds it: top-level
+# properties (sorted by name) with their type, enum, array item type and description; a nested object shows as
+# `Record<string, any>`, and defaults, titles, examples and the parameters' own description are not written.
+HARMONY_TEMPLATE = """<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.
+Knowledge cutoff: 2024-06
+
+Reasoning: medium
+
+# Valid channels: analysis, commentary, final. Channel must be included for every message.
+{{- if .Tools }}
+Calls to these tools must go to the commentary channel: 'functions'.
+{{- end }}<|end|>
+{{- if or .System .Tools }}<|start|>developer<|message|>
+{{- if .System }}# Instructions
+
+{{ .System }}
+{{- end }}
+{{- if .Tools }}
+{{- if .System }}
+
+{{ end }}# Tools
+
+## functions
+
+namespace functions {
+{{ range $t := .Tools }}
+{{ if $t.Function.Description }}// {{ $t.Function.Description }}
+{{ end }}
+{{- $params := $t.Function.Parameters }}
+{{- if eq $params.Type "object" }}type {{ $t.Function.Name }} = (_: {
+{{ range $k, $p := $params.Properties }}
+{{- if $p.Description }}// {{ $p.Description }}
+{{ end }}
+{{- $required := false }}{{ range $r := $params.Required }}{{ if eq $r $k }}{{ $required = true }}{{ end }}{{ end }}
+{{- $k }}{{ if not $required }}?{{ end }}{{ ": " }}
+{{- if gt (len $p.Type) 1 }}{{ range $j, $x := $p.Type }}{{ if $j }} | {{ end }}{{ if eq $x "integer" }}number{{ else }}{{ $x }}{{ end }}{{ end }}
+{{- else }}{{ $x := print $p.Type }}
+{{- if eq $x "string" }}{{ $sep := "" }}
+{{- range $e := $p.Enum }}{{ if eq (printf "%T" $e) "string" }}{{ $sep }}"{{ $e }}"{{ $sep = " | " }}{{ end }}{{ end }}
+{{- if eq $sep "" }}string{{ end }}
+{{- else if or (eq $x "number") (eq $x "integer") }}number
+{{- else if eq $x "boolean" }}boolean
+{{- else if eq $x "array" }}
+{{- if $p.Items }}{{ $item := print (index $p.Items "type") }}
+{{- if eq $item "string" }}string{{ else if or (eq $item "number") (eq $item "integer") }}number
+{{- else if eq $item "boolean" }}boolean{{ else }}any{{ end }}[]
+{{- else }}Array<any>{{ end }}
+{{- else if eq $x "object" }}Record<string, any>
+{{- else }}any{{ end }}
+{{- end }},
+{{ end }}}) => any;
+{{ else }}type {{ $t.Function.Name }} = () => any;
+{{ end }}
+{{- end }}
+} // namespace functions
+{{- end }}<|end|>
+{{- end }}
+{{- $pending := "" }}
+{{- range $i, $m := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 }}
+{{- if eq $m.Role "user" }}<|start|>user<|message|>{{ $m.Content }}<|end|>
+{{- else if eq $m.Role "assistant" }}<|start|>assistant
+{{- if $m.ToolCalls }}
+{{- if $m.Content }}<|channel|>commentary<|message|>{{ $m.Content }}<|end|><|start|>assistant{{ end }}
+{{- $pending = $m.ToolCalls }}
+{{- range $j, $c := $m.ToolCalls }}
+{{- if $j }}<|start|>assistant{{ end }}<|channel|>commentary to=functions.{{ $c.Function.Name }} <|constrain|>json<|message|>
+{{- $c.Function.Arguments }}{{ if or (not $last) (gt (len (slice $m.ToolCalls $j)) 1) }}<|call|>{{ end }}
+{{- end }}
+{{- else }}<|channel|>final<|message|>{{ $m.Content }}{{ if not $last }}<|end|>{{ end }}
+{{- end }}
+{{- else if eq $m.Role "tool" }}
+{{- $name := "tool" }}
+{{- if $pending }}{{ $name = (index $pending 0).Function.Name }}{{ $pending = slice $pending 1 }}{{ end -}}
+<|start|>functions.{{ $name }} to=assistant<|channel|>commentary<|message|>{{ $m.Content }}<|end|>
+{{- end }}
+{{- if and $last (ne $m.Role "assistant") }}<|start|>assistant{{ end }}
+{{- end }}"""
+
+
 FAMILIES = {
     "chatml": (CHATML_TEMPLATE, ("<|im_end|>", "<|im_start|>")),
     "mistral": (MISTRAL_TEMPLATE, ("[INST]", "</s>")),
     "llama3": (LLAMA3_TEMPLATE, ("<|eot_id|>", "<|start_header_id|>")),
+    "gemma": (GEMMA_TEMPLATE, ("<end_of_turn>", "<start_of_turn>")),
+    "harmony": (HARMONY_TEMPLATE, ("<|call|>", "<|return|>")),
 }
 
 
 def detect_family(chat_template: str | None) -> str:
-    """The prompt family of a chat template: ``chatml``, ``mistral`` or ``llama3``."""
+    """The prompt family of a chat template: ``chatml``, ``mistral``, ``llama3``, ``gemma`` or ``harmony``."""
     text = chat_template or ""
     if "<|im_start|>" in text:
         return "chatml"
@@ -127,7 +267,13 @@ def detect_family(chat_template: str | None) -> str:
         return "llama3"
     if "[INST]" in text:
         return "mistral"
-    raise ToolsetError("cannot tell the chat template's family (ChatML, Mistral or Llama 3); set family= explicitly")
+    if "<start_of_turn>" in text:
+        return "gemma"
+    if "<|channel|>" in text:
+        return "harmony"
+    raise ToolsetError(
+        "cannot tell the chat template's family (ChatML, Mistral, Llama 3, Gemma or harmony); set family= explicitly"
+    )
 
 
 def gguf_chat_template(path: Path) -> str | None:
@@ -139,7 +285,7 @@ def gguf_chat_template(path: Path) -> str | None:
 
 @attrs.define(kw_only=True)
 class OllamaConfig:
-    """``family``: chatml, mistral or llama3 (default: read from the GGUF's chat template)."""
+    """``family``: chatml, mistral, llama3, gemma or harmony (default: read from the GGUF's chat template)."""
 
     name: str | None = None
     family: str | None = None

@@ -30,6 +30,8 @@ CHAT = [
     {"role": "assistant", "content": "Found two notes:\n- Groceries\n- Épicerie"},
     {"role": "user", "content": "Thanks!  And travel?"},
 ]
+# Architectures whose verification prompts start with BOS (the others are prompted with the bare text).
+BOS_ARCHITECTURES = {"gemma3"}
 CHAT_TOOLS = [
     {
         "type": "function",
@@ -86,9 +88,13 @@ def hf_greedy(model_dir: Path, prompts: list[list[int]], max_new_tokens: int) ->
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
+    from toolset.gguf_gpt_oss import reference_config
+
     hf_logging.disable_progress_bar()
 
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    config = reference_config(model_dir)  # gpt-oss: YaRN as llama.cpp computes it
+    extra = {"config": config} if config is not None else {}
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, **extra)
     model.eval()
     outputs = []
     with torch.no_grad():
@@ -114,7 +120,9 @@ def verify_gguf(
     path = Path(path)
     with captured_native_output():
         vocab_only = Llama(model_path=str(path), vocab_only=True, verbose=False)
-    prompts = [vocab_only.tokenize(text.encode(), add_bos=False, special=True) for text in PROMPTS]
+    # Gemma is lost without its BOS token: its prompts get the one the tokenizer adds (add_bos_token)
+    add_bos = vocab_only.metadata.get("general.architecture") in BOS_ARCHITECTURES
+    prompts = [vocab_only.tokenize(text.encode(), add_bos=add_bos, special=True) for text in PROMPTS]
     outputs, model = llama_greedy(path, prompts, max_new_tokens)
     result = Verification(
         gguf=str(path),
@@ -128,7 +136,7 @@ def verify_gguf(
 
     tokenizer = AutoTokenizer.from_pretrained(reference_dir)
     result.tokenizer_match = all(
-        tokenizer.encode(text, add_special_tokens=False) == ids for text, ids in zip(PROMPTS, prompts, strict=True)
+        tokenizer.encode(text, add_special_tokens=add_bos) == ids for text, ids in zip(PROMPTS, prompts, strict=True)
     )
     chat = _chat_prompt(tokenizer)
     if chat is not None:
@@ -143,6 +151,9 @@ def verify_gguf(
     result.agreement = sum(scores) / len(scores)
     result.exact = outputs == expected
     result.detail = f"greedy agreement with the Hugging Face model: {result.agreement:.0%}"
+    note = reference_note(reference_dir)
+    if note:
+        result.detail += f" ({note})"
     if exact and not result.exact:
         raise ToolsetError(f"{path}: greedy output differs from the Hugging Face model ({result.detail})")
     return result
@@ -154,6 +165,13 @@ def _chat_prompt(tokenizer: object) -> str | None:
         return tokenizer.apply_chat_template(CHAT, tools=CHAT_TOOLS, tokenize=False, add_generation_prompt=True)
     except Exception:
         return None
+
+
+def reference_note(reference_dir: Path) -> str | None:
+    """What the comparison changed on the Hugging Face side to compute as llama.cpp does, if anything."""
+    from toolset.gguf_gpt_oss import REFERENCE_NOTE, reference_config
+
+    return REFERENCE_NOTE if reference_config(Path(reference_dir)) is not None else None
 
 
 def _reference_available() -> bool:

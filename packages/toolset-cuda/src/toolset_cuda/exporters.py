@@ -82,7 +82,12 @@ def merge(
     stored = config.get("dtype") or config.get("torch_dtype") or "float32"
     if dtype == "auto":
         dtype = "float16" if stored == "float32" else stored
-    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=getattr(torch, dtype))
+    extra: dict[str, Any] = {}
+    if (config.get("quantization_config") or {}).get("quant_method") == "mxfp4":
+        from transformers import Mxfp4Config
+
+        extra["quantization_config"] = Mxfp4Config(dequantize=True)  # gpt-oss: write 16-bit experts, not MXFP4
+    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=getattr(torch, dtype), **extra)
     model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     tokenizer = AutoTokenizer.from_pretrained(str(adapter if (adapter / "tokenizer_config.json").exists() else base))
     if isinstance(tokenizer.chat_template, str):  # inference engines (llama.cpp, Ollama) lack {% generation %}

@@ -8,7 +8,10 @@ Styles, tried in this order:
 - ``mistral``: ``[TOOL_CALLS] [{"name": ..., "arguments": {...}}, ...]`` or ``[TOOL_CALLS]name[ARGS]{...}``;
 - ``text``: the legacy ``tool_call: NAME`` line followed by an ``arguments: {json}`` line;
 - ``fenced_json``: a call object (or a list of them) inside a ````` ```json ````` code fence;
-- ``json``: the whole answer is a call object or a list of them.
+- ``json``: the whole answer is a call object or a list of them;
+- ``harmony`` (gpt-oss): messages ``<|start|>assistant<|channel|>commentary to=functions.NAME <|constrain|>json
+  <|message|>{...}<|call|>`` (the recipient may also follow the role); ``final`` and ``commentary`` text is prose
+  (parsed with the styles above), ``analysis`` is thinking and ignored.
 
 ``<think>...</think>`` blocks are ignored. Calls keep their argument key order. A malformed answer gives a
 reason code (see :data:`REASONS`); calls that did parse are still returned beside it.
@@ -41,6 +44,13 @@ _LEGACY_CALL = re.compile(r"^[ \t]*tool_call:[ \t]*(\S*)[ \t]*$", re.MULTILINE)
 _LEGACY_ARGUMENTS = re.compile(r"\s*arguments:[ \t]*")
 _MISTRAL_NAME = re.compile(r"\s*([^\s\[\]{}]+)")
 _FENCE = "```"
+_HARMONY_MARKS = ("<|channel|>", "<|message|>", "<|start|>", "<|call|>", "<|return|>")
+_HARMONY_ENDS = ("<|end|>", "<|call|>", "<|return|>")
+_HARMONY_RECIPIENT = re.compile(r"\bto=([^\s<]*)")
+_HARMONY_CHANNEL = re.compile(r"<\|channel\|>\s*([^\s<]*)")
+_HARMONY_ROLE = re.compile(r"\s*((?!to=)[^\s<]*)")
+_BARE_HARMONY_CALL = re.compile(r"\bto=functions\.([^\s<{]*)")
+_BARE_HARMONY_HEADER = re.compile(r"\s*(?:commentary|analysis)?\s*(?:<\|constrain\|>)?\s*(?:json)?\s*")
 
 
 @attrs.frozen
@@ -119,6 +129,86 @@ def _without_thinking(text: str) -> str:
 
 
 def _parse_text(text: str) -> ParseResult:
+    if any(mark in text for mark in _HARMONY_MARKS):
+        return _harmony(text)
+    result = _parse_plain(text)
+    if result.error == "parse.no_tool_call" and _BARE_HARMONY_CALL.search(text):
+        found = list(_bare_harmony(text))  # harmony whose control tokens were stripped
+        return _collect(found, "harmony") if found else result
+    return result
+
+
+def harmony_prose(text: Any) -> str | None:
+    """The prose of a harmony answer (its ``final`` and ``commentary`` text, without thinking or calls); None
+    when ``text`` is not in the harmony format."""
+    if not isinstance(text, str) or not any(mark in text for mark in _HARMONY_MARKS):
+        return None
+    return "\n".join(
+        body for role, channel, target, body in _harmony_messages(text) if _is_prose(role, channel, target)
+    )
+
+
+def _harmony_messages(text: str):
+    """(role, channel, recipient, body) of each message; the first may lack a header (it follows the prompt's
+    ``<|start|>assistant``), a cut-off one its body (then the body is None)."""
+    for index, segment in enumerate(text.split("<|start|>")):
+        if "<|message|>" in segment:
+            header, body = segment.split("<|message|>", 1)
+        elif index == 0 and "<|channel|>" not in segment and "to=" not in segment:
+            header, body = "", segment
+        else:
+            header, body = segment, None
+        if body is not None:
+            body = body[: min((body.find(end) for end in _HARMONY_ENDS if end in body), default=len(body))]
+        role = _HARMONY_ROLE.match(header).group(1)
+        channel = _HARMONY_CHANNEL.search(header)
+        target = _HARMONY_RECIPIENT.search(header)
+        yield role, channel.group(1) if channel else None, target.group(1) if target else None, body
+
+
+def _is_prose(role: str, channel: str | None, target: str | None) -> bool:
+    return role in ("", "assistant") and target in (None, "all") and channel in (None, "final", "commentary")
+
+
+def _harmony(text: str) -> ParseResult:
+    """Calls from harmony messages addressed to a tool; without any, the prose parsed in the other styles."""
+    found: list[Any] = []
+    prose: list[str] = []
+    for role, channel, target, body in _harmony_messages(text):
+        if role not in ("", "assistant"):
+            continue  # a message the model should not write (a user turn, a tool result)
+        if target not in (None, "all", "assistant", "user"):
+            found.append(_attempt(_harmony_call, target, body))
+        elif body is not None and _is_prose(role, channel, target):
+            prose.append(body)
+    if found:
+        return _collect(found, "harmony")
+    words = "\n".join(prose).strip()
+    if not words:
+        return ParseResult(
+            error="parse.empty", detail="the answer holds no final text or call, only analysis (thinking)"
+        )
+    return _parse_plain(words)
+
+
+def _harmony_call(target: str, body: str | None) -> list[ToolCall]:
+    name = target.removeprefix("functions.")
+    if body is None:
+        raise _Malformed("parse.invalid_json", f"the call to {name} was cut off before its <|message|> (arguments)")
+    if not body.strip():
+        return [_call(name, {}, None)]
+    return _call_with_prefix_arguments(name, body, None)
+
+
+def _bare_harmony(text: str):
+    for match in _BARE_HARMONY_CALL.finditer(text):
+        rest = text[match.end() :]
+        brace = rest.find("{")
+        if brace != -1 and _BARE_HARMONY_HEADER.fullmatch(rest[:brace]):  # else: prose that mentions it
+            yield _attempt(_call_with_prefix_arguments, match.group(1), rest[brace:], None)
+
+
+def _parse_plain(text: str) -> ParseResult:
     if "<tool_call>" in text:
         return _collect(_hermes(text), "hermes")
     if "[TOOL_CALLS]" in text:

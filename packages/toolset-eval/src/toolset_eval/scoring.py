@@ -22,7 +22,7 @@ import attrs
 from toolset.components import ToolCatalog
 from toolset.data import Conversation, Message, ToolCall
 from toolset_eval.parsing import REASONS as PARSE_REASONS
-from toolset_eval.parsing import ParseResult, parse_response
+from toolset_eval.parsing import ParseResult, harmony_prose, parse_response
 from toolset_eval.prompts import PromptCase
 
 DELEGATION_TOOL = "agentManager_executePrompt"
@@ -228,9 +228,11 @@ _CALL_BLOCKS = re.compile(r"<tool_call>.*?(?:</tool_call>|\Z)|```.*?(?:```|\Z)|<
 def answer_text(response: Any, parsed: ParseResult) -> str:
     """The prose of an answer: its content without tool-call blocks, code fences and thinking."""
     content = getattr(response, "content", None) or ""
+    prose = harmony_prose(content)  # gpt-oss: final and commentary text, without analysis and calls
+    content = content if prose is None else prose
     if parsed.style in ("native", None):
         return _CALL_BLOCKS.sub("", content).strip() if parsed.style is None else content.strip()
-    if parsed.style in ("hermes", "fenced_json"):
+    if parsed.style in ("hermes", "fenced_json", "harmony"):
         return _CALL_BLOCKS.sub("", content).strip()
     return ""  # mistral / legacy / whole-JSON answers: the text is the call
 
