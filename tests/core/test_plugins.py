@@ -161,9 +161,10 @@ def test_plugin_that_fails_to_import_is_reported(fresh_plugins, monkeypatch):
     import importlib.metadata
 
     broken = importlib.metadata.EntryPoint(name="broken-plugin", value="toolset_no_such_module.plugin", group="toolset")
-    real = fresh_plugins._entry_points
+    from toolset import plugin_candidates
 
-    monkeypatch.setattr(fresh_plugins, "_entry_points", lambda: [*real(), broken])
+    real = plugin_candidates.plugin_entry_points
+    monkeypatch.setattr(plugin_candidates, "plugin_entry_points", lambda: [*real(), broken])
     fresh_plugins.reset()
     info = {info.name: info for info in fresh_plugins.plugin_infos()}["broken-plugin"]
     assert "failed to import toolset_no_such_module.plugin: ModuleNotFoundError" in info.errors[0]
@@ -229,9 +230,38 @@ def test_an_undeclared_plugin_loads_with_any_other(fresh_plugins, monkeypatch):
     import importlib.metadata
 
     undeclared = importlib.metadata.EntryPoint(name="echo-ep", value=f"{__name__}:ECHO_PLUGIN", group="toolset")
-    real = fresh_plugins._entry_points
-    monkeypatch.setattr(fresh_plugins, "_entry_points", lambda: [*real(), undeclared])
+    from toolset import plugin_candidates
+
+    real = plugin_candidates.plugin_entry_points
+    monkeypatch.setattr(plugin_candidates, "plugin_entry_points", lambda: [*real(), undeclared])
     fresh_plugins.reset()
     assert "claudesidian" in fresh_plugins.get_registries().toolsets
     assert fresh_plugins.pm.has_plugin("echo-ep")
     assert not fresh_plugins.pm.has_plugin("toolset-eval")
+
+
+def test_hooks_are_called_through_pluggy_one_plugin_at_a_time(fresh_plugins):
+    calls = []
+    undo = fresh_plugins.pm.add_hookcall_monitoring(
+        lambda hook, impls, kwargs: calls.append((hook, [impl.plugin_name for impl in impls])),
+        lambda outcome, hook, impls, kwargs: None,
+    )
+    try:
+        fresh_plugins.register_plugin(EchoPlugin(), "echo-plugin")
+        assert "echo" in fresh_plugins.get_registries().backends
+    finally:
+        undo()
+    assert ("register_backends", ["echo-plugin"]) in calls
+    assert all(len(plugins) <= 1 for _hook, plugins in calls)
+
+
+def test_an_unhashable_plugin_is_rejected_with_the_reason(fresh_plugins):
+    @attrs.define
+    class Unhashable:
+        @hookimpl
+        def register_backends(self, register):
+            raise AssertionError("must never be called")
+
+    assert not fresh_plugins.register_plugin(Unhashable(), "unhashable")
+    info = {info.name: info for info in fresh_plugins.plugin_infos()}["unhashable"]
+    assert info.errors == ["the plugin object must be hashable (Unhashable is not)"]

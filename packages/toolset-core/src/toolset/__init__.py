@@ -24,36 +24,14 @@ from toolset.hookspecs import hookimpl
 
 
 def __getattr__(name: str) -> str:
-    """``__version__``, read from the installed metadata on first use (importlib.metadata is slow to import)."""
+    """``__version__``, read on first use by :func:`toolset.versions.installed_version`."""
     if name != "__version__":
         raise AttributeError(f"module 'toolset' has no attribute {name!r}")
-    value = _dist_info_version("toolset_core")
-    if value is None:
-        from importlib.metadata import PackageNotFoundError, version
+    from toolset.versions import installed_version
 
-        try:
-            value = version("toolset-core")
-        except PackageNotFoundError:  # running from a source tree that was never installed
-            value = "0.0.0"
+    value = installed_version("toolset-core") or "0.0.0"  # 0.0.0: a source tree that was never installed
     globals()["__version__"] = value
     return value
-
-
-def _dist_info_version(name: str) -> str | None:
-    """The version in the name of the first ``NAME-VERSION.dist-info`` folder on ``sys.path``, if any."""
-    import os
-    import sys
-
-    prefix, suffix = name + "-", ".dist-info"
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for folder in names:
-            if folder.startswith(prefix) and folder.endswith(suffix):
-                return folder[len(prefix) : -len(suffix)]
-    return None
 
 
 __all__ = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.metadata
 import platform
 import shutil
 import subprocess
@@ -15,13 +14,7 @@ from typing import Any
 from toolset.components import missing_modules
 from toolset.plugins import get_registries, plugin_infos
 from toolset.registry import KNOWN_PROVIDERS, provider_hint
-
-
-def _dist_version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+from toolset.versions import installed_version
 
 
 @functools.cache
@@ -94,7 +87,7 @@ def mlx_info() -> dict[str, Any]:
     apple = sys.platform == "darwin" and platform.machine() == "arm64"
     return {
         "installed": True,
-        "version": getattr(core, "__version__", _dist_version("mlx")),
+        "version": getattr(core, "__version__", installed_version("mlx")),
         "device": str(core.default_device()),
         "detail": "Apple Silicon GPU" if apple else "CPU only (MLX trains fast on Apple Silicon)",
     }
@@ -141,7 +134,7 @@ def gather(output_dir: Path = Path("runs")) -> dict[str, Any]:
     return {
         "python": {"version": platform.python_version(), "executable": sys.executable, "platform": platform.platform()},
         "packages": {
-            name: _dist_version(name)
+            name: installed_version(name)
             for name in ("toolset-core", "transformers", "trl", "peft", "datasets", "unsloth", "mlx-lm", "gguf")
         },
         "torch": torch_info(),

@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 from toolset.components import Component
 from toolset.errors import DuplicateComponentError, UnknownComponentError, closest
+from toolset.versions import installed_version
 
 C = TypeVar("C", bound=Component)
 
@@ -30,15 +31,6 @@ KNOWN_PROVIDERS: dict[tuple[str, str], tuple[str, str]] = {
 
 def install_command(extra: str) -> str:
     return f'pip install "toolset-core[{extra}]"' if extra else "pip install --upgrade toolset-core"
-
-
-def installed_version(distribution: str) -> str | None:
-    import importlib.metadata  # slow to import: only when a message needs it
-
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def provider_hint(kind: str, name: str) -> str | None:

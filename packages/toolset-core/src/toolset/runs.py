@@ -22,6 +22,7 @@ from typing import Any
 
 from toolset.config import RunConfig, dump_config
 from toolset.storage import atomic_file
+from toolset.versions import installed_version
 
 PACKAGES = (
     "toolset-core",
@@ -52,15 +53,8 @@ def sha256_file(path: Path) -> str:
 
 
 def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
-    import importlib.metadata  # here: 20 ms to import, and only runs need it
-
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
+    versions = {name: installed_version(name) for name in names}
+    return {name: version for name, version in versions.items() if version is not None}
 
 
 def prepare_run(
