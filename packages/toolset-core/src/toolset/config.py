@@ -56,6 +56,9 @@ class LoraConfig:
     )
     use_dora: bool = False
     bias: Literal["none", "all", "lora_only"] = "none"
+    # adapt only the last N transformer layers (None: all): the backward pass then stops at the first adapted
+    # layer, about a third faster on a CPU with the top 10 of SmolLM2's 30; mlx counts its own (train.mlx.num_layers)
+    layers: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.gt(0)))
 
 
 @attrs.define(kw_only=True)

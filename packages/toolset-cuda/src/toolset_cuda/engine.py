@@ -93,7 +93,16 @@ def load_tokenizer(model_dir: Path, config: RunConfig) -> Any:
     return tokenizer
 
 
-def _peft_config(config: RunConfig) -> Any:
+def adapted_layers(config: RunConfig, model_config: Any) -> list[int] | None:
+    """The indices of the transformer layers ``lora.layers`` adapts (the last N), or None for all of them."""
+    if config.lora.layers is None:
+        return None
+    text = getattr(model_config, "text_config", None) or model_config
+    total = int(text.num_hidden_layers)
+    return list(range(max(0, total - config.lora.layers), total))
+
+
+def _peft_config(config: RunConfig, model_config: Any) -> Any:
     from peft import LoraConfig
 
     lora = config.lora
@@ -102,6 +111,7 @@ def _peft_config(config: RunConfig) -> Any:
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
         target_modules=list(lora.target_modules),
+        layers_to_transform=adapted_layers(config, model_config),
         bias=lora.bias,
         use_dora=lora.use_dora,
         task_type="CAUSAL_LM",
@@ -144,7 +154,7 @@ def load_for_training(
         model = PeftModel.from_pretrained(model, str(parent_adapter), adapter_name=ADAPTER, is_trainable=True)
         notes.append(f"continuing the adapter of {parent_adapter}; TRL keeps a frozen copy as the KTO reference")
     else:
-        model = get_peft_model(model, _peft_config(config))
+        model = get_peft_model(model, _peft_config(config, model.config))
     tokenizer = load_tokenizer(model_dir, config)
     return model, tokenizer, notes
 
@@ -177,6 +187,7 @@ def _load_unsloth(config: RunConfig, model_dir: Path, parent_adapter: Path | Non
             lora_alpha=lora.alpha,
             lora_dropout=lora.dropout,
             target_modules=list(lora.target_modules),
+            layers_to_transform=adapted_layers(config, model.config),
             bias=lora.bias,
             use_gradient_checkpointing="unsloth" if _checkpointing(config) else False,
             random_state=config.train.seed,
