@@ -35,7 +35,7 @@ def test_quickstart_runs_every_stage_and_resumes(tmp_path):
         "[6/7] evaluate:",
         "[7/7] loss-curve:",
         "Summary",
-        "What training changed (claudesidian-smoke, base -> tuned)",
+        "What training changed (claudesidian-quick, base -> tuned)",
         "passed the whole case",
         "per agent, cases reaching each rung (base -> tuned):",
     ):

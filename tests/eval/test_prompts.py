@@ -62,6 +62,7 @@ def test_shipped_sets_load_and_cover_every_claudesidian_tool():
         "claudesidian-multistep",
         "claudesidian-irrelevance",
         "claudesidian-smoke",
+        "claudesidian-quick",
     }
     coverage = load_prompt_set("claudesidian-coverage")
     assert sorted(tool for case in coverage.cases for tool in case.expected_tools) == sorted(catalog.names)
@@ -70,6 +71,12 @@ def test_shipped_sets_load_and_cover_every_claudesidian_tool():
     assert any("- sessionId:" in case.system for case in coverage.cases)
     assert all(not case.expected_tools for case in load_prompt_set("claudesidian-irrelevance").cases)
     assert 6 <= len(load_prompt_set("claudesidian-smoke").cases) <= 10
+    quick = load_prompt_set("claudesidian-quick").cases
+    assert 16 <= len(quick) <= 24
+    assert {case.id for case in quick} <= {
+        case.id for name in ("coverage", "multistep", "irrelevance") for case in load_prompt_set(f"claudesidian-{name}").cases
+    }
+    assert {tag for case in coverage.cases for tag in case.tags[:1]} == {tag for case in quick[:16] for tag in case.tags[:1]}
     assert all(len(case.expected_tools) == 2 for case in load_prompt_set("claudesidian-multistep").cases)
 
 

@@ -1,4 +1,4 @@
-"""Generate prompt sets from a tool catalog: coverage (one case per tool), multi-step, irrelevance, smoke.
+"""Generate prompt sets from a tool catalog: coverage (one case per tool), multi-step, irrelevance, smoke, quick.
 
 Values are derived from each tool's JSON Schema (parameter names, types, enums); system prompts carry the
 session and workspace IDs, alternating the bullet and the XML style. Deterministic: same catalog, same sets.
@@ -202,12 +202,19 @@ def smoke_set(catalog: ToolCatalog) -> list[dict[str, Any]]:
     return picked + multistep_set(catalog, 1) + irrelevance_set()[:2]
 
 
+def quick_set(catalog: ToolCatalog) -> list[dict[str, Any]]:
+    """About twenty cases, enough for a quick run to tell a change from chance: every third coverage case (a
+    spread over every agent), one multi-step and four irrelevance cases."""
+    return coverage_set(catalog)[::3] + multistep_set(catalog, 1) + irrelevance_set()[:4]
+
+
 def generate(catalog: ToolCatalog, prefix: str) -> dict[str, list[dict[str, Any]]]:
     return {
         f"{prefix}-coverage": coverage_set(catalog),
         f"{prefix}-multistep": multistep_set(catalog),
         f"{prefix}-irrelevance": irrelevance_set(),
         f"{prefix}-smoke": smoke_set(catalog),
+        f"{prefix}-quick": quick_set(catalog),
     }
 
 
