@@ -274,3 +274,17 @@ def test_unsloth_4bit_path_on_a_gpu(tiny_llama, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Unsloth FastLanguageModel on CUDA" in result.output
     assert json.loads((tmp_path / "gpu" / "lineage.json").read_text())["engine"] == "unsloth"
+
+
+def test_lora_layers_adapts_only_the_last_layers(tiny_llama, tmp_path):
+    from safetensors import safe_open
+
+    total = json.loads((tiny_llama / "config.json").read_text())["num_hidden_layers"]
+    config = write_config(tmp_path, tiny_llama, lora={"layers": 1})
+    result = invoke("train", "sft", str(config), "--run-dir", str(tmp_path / "sft"))
+    assert result.exit_code == 0, result.output
+    final = tmp_path / "sft" / "final_model"
+    assert json.loads((final / "adapter_config.json").read_text())["layers_to_transform"] == [total - 1]
+    with safe_open(str(final / "adapter_model.safetensors"), "pt") as weights:
+        layers = {key.split(".layers.")[1].split(".")[0] for key in weights.keys()}  # noqa: SIM118
+    assert layers == {str(total - 1)}

@@ -155,7 +155,8 @@ class DatasetConfig:
     format: DataFormat = "auto"
     toolset: str = "claudesidian"
     tool_call_style: ToolCallStyle = "native"
-    tools: Literal["conversation", "none", "used", "distractors", "all"] = "conversation"
+    # the tool offer policy; "used" taught SmolLM2 the tool set best in bench/bench_results.py --suite policies
+    tools: Literal["conversation", "none", "used", "distractors", "all"] = "used"
     tool_distractors: int = 3
     eval_fraction: float = 0.05
     seed: int = 42
