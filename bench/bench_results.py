@@ -7,8 +7,8 @@
 Suites:
 - ``upstream``: the embedded SmolLM2-135M trained on the four SFT parts of ../shared/upstream-data (then KTO on
   its ten KTO parts, continuing the SFT adapter), evaluated on claudesidian-coverage, -multistep and
-  -irrelevance and on ../shared's tool_prompts.json and behaviour prompt set, none of them trained on (checked
-  before anything trains).
+  -irrelevance and on ../shared's tool_prompts.json and behaviour prompt set, none of them trained on (training
+  conversations whose question is an evaluation case are left out, then that is checked, before anything trains).
 - ``policies``: the quickstart's generated data trained with each tool offer policy (``dataset.tools``: none,
   used, distractors), the same steps each, evaluated on the shipped sets with the matching offer, base beside.
 
@@ -105,6 +105,42 @@ def check_held_out(training: list[Path], sets: list[str | Path]) -> int:
     return checked
 
 
+def evaluation_questions(sets: list[str | Path]) -> set[str]:
+    from toolset_eval.prompts import load_prompt_set
+
+    return {" ".join(case.question.split()) for name in sets for case in load_prompt_set(name).cases}
+
+
+def without_evaluation_cases(training: list[Path], sets: list[str | Path], folder: Path) -> tuple[list[Path], int]:
+    """The training files with every conversation whose user turn is an evaluation question left out (copies
+    under ``folder`` where any was; the file itself where none was), and how many lines were left out.
+    ../shared's KTO parts hold 17 questions of its behaviour prompt set (34 lines)."""
+    from toolset.readers import read_conversations
+
+    questions = evaluation_questions(sets)
+    kept, removed = [], 0
+    for path in training:
+        drop = {
+            conversation.line
+            for conversation in read_conversations(path)
+            if any(
+                message.role == "user" and " ".join((message.content or "").split()) in questions
+                for message in conversation.messages
+            )
+        }
+        if not drop:
+            kept.append(path)
+            continue
+        lines = path.read_bytes().splitlines(keepends=True)
+        copy = folder / path.parent.name / path.name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(b"".join(line for number, line in enumerate(lines, 1) if number not in drop))
+        print(f"left out of training: {len(drop)} line(s) of {path} whose question is an evaluation case")
+        kept.append(copy)
+        removed += len(drop)
+    return kept, removed
+
+
 def trained_tokens(run_dir: Path) -> int | None:
     """The tokens a run put through the model (its last metrics row's ``tokens_seen``)."""
     rows = [json.loads(line) for line in (run_dir / "logs" / "metrics.jsonl").read_text().splitlines() if line]
@@ -112,16 +148,26 @@ def trained_tokens(run_dir: Path) -> int | None:
 
 
 def train_stage(method: str, config: Any, run_dir: Path, parent: Path | None = None) -> tuple[Path, int, float]:
-    """Train (or reuse a finished run): the run folder, its steps and its training seconds."""
+    """Train (or reuse a finished run): the run folder, its steps and its training seconds. A run stopped and
+    resumed (even in another session) counts each leg up to its last checkpoint, then the leg that finished."""
     from toolset_cuda import training
 
     info = run_dir / "final_model" / "toolset.json"
+    legs_file = run_dir / "bench_legs.json"
     if not info.is_file():
-        started = time.perf_counter()
+        legs = json.loads(legs_file.read_text()) if legs_file.is_file() else []
+        if legs and legs[-1]["ended"] is None:  # the last leg stopped: it counts up to its last checkpoint
+            saved = [path.stat().st_mtime for path in (run_dir / "checkpoints").glob("*/")]
+            legs[-1]["ended"] = max([legs[-1]["started"], *saved])
         resume = (run_dir / "lineage.json").exists()
+        legs.append({"started": time.time(), "ended": None})
+        run_dir.mkdir(parents=True, exist_ok=True)
+        legs_file.write_text(json.dumps(legs))
         training.train(method, config, run_dir=run_dir, parent=parent, resume=resume)
-        seconds = round(time.perf_counter() - started, 1)
-        (run_dir / "bench_seconds.json").write_text(json.dumps({"seconds": seconds, "resumed": resume}))
+        legs[-1]["ended"] = time.time()
+        legs_file.write_text(json.dumps(legs))
+        seconds = round(sum(leg["ended"] - leg["started"] for leg in legs), 1)
+        (run_dir / "bench_seconds.json").write_text(json.dumps({"seconds": seconds, "legs": len(legs)}))
     steps = json.loads(info.read_text())["steps"]
     return run_dir, steps, json.loads((run_dir / "bench_seconds.json").read_text())["seconds"]
 
@@ -198,6 +244,8 @@ def base_config(preset: str, overrides: list[str]) -> Any:
 def run_upstream(args: argparse.Namespace, output: Path) -> tuple[list[Row], dict[str, Any]]:
     sft_files, kto_files, upstream_sets = upstream_files()
     sets: list[str | Path] = [*SHIPPED_SETS, *upstream_sets]
+    sft_files, sft_removed = without_evaluation_cases(sft_files, sets, output / "data")
+    kto_files, kto_removed = without_evaluation_cases(kto_files, sets, output / "data")
     check_held_out([*sft_files, *kto_files], sets)
     overrides = [
         f"dataset.sft=[{','.join(map(str, sft_files))}]",
@@ -213,41 +261,36 @@ def run_upstream(args: argparse.Namespace, output: Path) -> tuple[list[Row], dic
     config = base_config(args.preset, overrides)
     offer, distractors = trained_eval_offer(config)
     data = "../shared SFT parts (4 files)"
-    rows = [Row("smollm2-135m", "base", "-", offer, seed=config.train.seed)]
-    evaluate(rows[0], export(None, config, output / "gguf", "base"), sets, output, offer, distractors, args.max_tokens)
+    seed = config.train.seed
+    # every stage trains before anything is evaluated, so that the training times are measured on an idle machine
     sft_dir, steps, seconds = train_stage("sft", config, output / "sft")
-    rows.append(
-        Row(
-            "smollm2-135m",
-            "SFT",
-            data,
-            config.dataset.tools,
-            steps,
-            seconds,
-            trained_tokens(sft_dir),
-            config.train.seed,
+    kto = train_stage("kto", config, output / "kto", parent=sft_dir) if args.kto_steps else None
+    rows = [
+        Row("smollm2-135m", "base", "-", offer, seed=seed),
+        Row("smollm2-135m", "SFT", data, config.dataset.tools, steps, seconds, trained_tokens(sft_dir), seed),
+    ]
+    models: list[Path | None] = [None, sft_dir]
+    if kto is not None:
+        kto_dir, kto_steps, kto_seconds = kto
+        rows.append(
+            Row(
+                "smollm2-135m",
+                "SFT+KTO",
+                data + " + KTO parts (10 files)",
+                config.dataset.tools,
+                steps + kto_steps,
+                seconds + kto_seconds,
+                (trained_tokens(sft_dir) or 0) + (trained_tokens(kto_dir) or 0) or None,
+                config.train.seed,
+            )
         )
-    )
-    evaluate(
-        rows[1], export(sft_dir, config, output / "gguf", "sft"), sets, output, offer, distractors, args.max_tokens
-    )
-    if args.kto_steps:
-        kto_dir, kto_steps, kto_seconds = train_stage("kto", config, output / "kto", parent=sft_dir)
-        row = Row(
-            "smollm2-135m",
-            "SFT+KTO",
-            data + " + KTO parts (10 files)",
-            config.dataset.tools,
-            steps + kto_steps,
-            seconds + kto_seconds,
-            (trained_tokens(sft_dir) or 0) + (trained_tokens(kto_dir) or 0) or None,
-            config.train.seed,
-        )
-        rows.append(row)
-        evaluate(
-            row, export(kto_dir, config, output / "gguf", "kto"), sets, output, offer, distractors, args.max_tokens
-        )
-    return rows, {"sets": [Path(str(s)).stem for s in sets], "sft_steps": args.sft_steps, "kto_steps": args.kto_steps}
+        models.append(kto_dir)
+    for row, run_dir, name in zip(rows, models, ["base", "sft", "kto"], strict=False):
+        gguf = export(run_dir, config, output / "gguf", name)
+        evaluate(row, gguf, sets, output, offer, distractors, args.max_tokens)
+        save(rows, output, {"suite": "upstream", "sets": [Path(str(s)).stem for s in sets]})
+    meta = {"sets": [Path(str(s)).stem for s in sets], "sft_steps": args.sft_steps, "kto_steps": args.kto_steps}
+    return rows, meta | {"left_out_of_training": {"sft": sft_removed, "kto": kto_removed}}
 
 
 def trained_offer(policy: str) -> str:
@@ -308,7 +351,8 @@ def run_policies(args: argparse.Namespace, output: Path) -> tuple[list[Row], dic
 
 def markdown(result: dict[str, Any]) -> str:
     """The tables of a run: full pass and the ladder per set, then full pass per agent on each set."""
-    rows, sets = result["rows"], result["meta"]["sets"]
+    rows = result["rows"]
+    sets = result["meta"].get("sets") or list(dict.fromkeys(name for row in rows for name in row["sets"]))
     lines = ["| model | method | data | tools | steps | train time | " + " | ".join(sets) + " |"]
     lines.append("| --- | --- | --- | --- | ---: | ---: |" + " ---: |" * len(sets))
     for row in rows:
