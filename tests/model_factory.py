@@ -81,9 +81,9 @@ def sentencepiece_corpus(lines: int = 3000, seed: int = 0) -> list[str]:
     return out
 
 
-def train_sentencepiece(destination: Path, model_type: str = "bpe", vocab_size: int = 700) -> Path:
-    """A real SentencePiece model trained here on a generated corpus, shaped like Llama's and Mistral's:
-    identity normalization, dummy prefix, byte fallback, <unk>/<s>/</s> at 0/1/2, then control tokens."""
+def _sentencepiece(destination: Path, **settings) -> Path:
+    """Train a SentencePiece model on the generated corpus with the settings every shape here shares, write it
+    as ``destination/tokenizer.model``."""
     import io
 
     import sentencepiece as spm
@@ -92,26 +92,35 @@ def train_sentencepiece(destination: Path, model_type: str = "bpe", vocab_size: 
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentencepiece_corpus()),
         model_writer=model,
-        model_type=model_type,
-        vocab_size=vocab_size,
         byte_fallback=True,
         character_coverage=1.0,
         normalization_rule_name="identity",
         remove_extra_whitespaces=False,
-        add_dummy_prefix=True,
         split_digits=True,
-        control_symbols=MISTRAL_CONTROL,
-        unk_id=0,
-        bos_id=1,
-        eos_id=2,
-        pad_id=-1,
         num_threads=1,
         minloglevel=2,
+        **settings,
     )
     destination.mkdir(parents=True, exist_ok=True)
     path = destination / "tokenizer.model"
     path.write_bytes(model.getvalue())
     return path
+
+
+def train_sentencepiece(destination: Path, model_type: str = "bpe", vocab_size: int = 700) -> Path:
+    """A real SentencePiece model trained here on a generated corpus, shaped like Llama's and Mistral's:
+    identity normalization, dummy prefix, byte fallback, <unk>/<s>/</s> at 0/1/2, then control tokens."""
+    return _sentencepiece(
+        destination,
+        model_type=model_type,
+        vocab_size=vocab_size,
+        add_dummy_prefix=True,
+        control_symbols=MISTRAL_CONTROL,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+    )
 
 
 def tiny_mistral(destination: Path, *, legacy: bool = False, dtype: str = "float32") -> Path:
@@ -143,22 +152,11 @@ GEMMA_USER_DEFINED = ["\n", "\n\n", "\u2581\u2581", "\u2581\u2581\u2581", "\u258
 def train_gemma_sentencepiece(destination: Path, vocab_size: int = 700) -> Path:
     """A real SentencePiece BPE model shaped like Gemma 3's: no dummy prefix, byte fallback, <pad>/<eos>/<bos>/<unk>
     at 0/1/2/3, then the turn markers and the user-defined whitespace pieces."""
-    import io
-
-    import sentencepiece as spm
-
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentencepiece_corpus()),
-        model_writer=model,
+    return _sentencepiece(
+        destination,
         model_type="bpe",
         vocab_size=vocab_size,
-        byte_fallback=True,
-        character_coverage=1.0,
-        normalization_rule_name="identity",
-        remove_extra_whitespaces=False,
         add_dummy_prefix=False,
-        split_digits=True,
         control_symbols=GEMMA_CONTROL,
         user_defined_symbols=GEMMA_USER_DEFINED,
         pad_id=0,
@@ -169,13 +167,7 @@ def train_gemma_sentencepiece(destination: Path, vocab_size: int = 700) -> Path:
         eos_piece="<eos>",
         bos_piece="<bos>",
         unk_piece="<unk>",
-        num_threads=1,
-        minloglevel=2,
     )
-    destination.mkdir(parents=True, exist_ok=True)
-    path = destination / "tokenizer.model"
-    path.write_bytes(model.getvalue())
-    return path
 
 
 def tiny_gemma(destination: Path, *, dtype: str = "float32", sliding_window: int = 8) -> Path:

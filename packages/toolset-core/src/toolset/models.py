@@ -142,14 +142,15 @@ _LAYER_NAMES = {
 _TOP_NAMES = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}
 
 
-def _hf_name(name: str) -> str:
+def _hf_name(name: str, layer_names: dict[str, str] = _LAYER_NAMES, architecture: str = "llama") -> str:
+    """The Hugging Face name of GGUF tensor ``name`` (``blk.N.part.kind`` or a top-level tensor)."""
     stem, _, kind = name.rpartition(".")
     if stem in _TOP_NAMES:
         return f"{_TOP_NAMES[stem]}.{kind}"
     _blk, layer, part = stem.split(".", 2)
-    if part not in _LAYER_NAMES:
-        raise ToolsetError(f"GGUF tensor {name} has no Hugging Face counterpart for llama")
-    return f"model.layers.{layer}.{_LAYER_NAMES[part]}.{kind}"
+    if part not in layer_names:
+        raise ToolsetError(f"GGUF tensor {name} has no Hugging Face counterpart for {architecture}")
+    return f"model.layers.{layer}.{layer_names[part]}.{kind}"
 
 
 def _tokenizer_files(reader: Any) -> dict[str, Any]:
@@ -226,16 +227,6 @@ _GEMMA3_LAYER_NAMES = {
     "ffn_norm": "pre_feedforward_layernorm",
     "post_ffw_norm": "post_feedforward_layernorm",
 }
-
-
-def _gemma3_hf_name(name: str) -> str:
-    stem, _, kind = name.rpartition(".")
-    if stem in _TOP_NAMES:
-        return f"{_TOP_NAMES[stem]}.{kind}"
-    _blk, layer, part = stem.split(".", 2)
-    if part not in _GEMMA3_LAYER_NAMES:
-        raise ToolsetError(f"GGUF tensor {name} has no Hugging Face counterpart for gemma3")
-    return f"model.layers.{layer}.{_GEMMA3_LAYER_NAMES[part]}.{kind}"
 
 
 # llama.cpp's token types (tokenizer.ggml.token_type)
@@ -364,7 +355,7 @@ def _gemma3_to_hf(reader: Any, gguf_path: Path, destination: Path, overwrite: bo
         array = array.reshape([int(n) for n in reversed(tensor.shape)])
         if tensor.name.endswith("norm.weight"):
             array = array - 1.0
-        tensors[_gemma3_hf_name(tensor.name)] = array
+        tensors[_hf_name(tensor.name, _GEMMA3_LAYER_NAMES, "gemma3")] = array
     files = _sentencepiece_tokenizer_files(reader, context)
     vocab = files["tokenizer.json"]["model"]["vocab"]
     token_ids = {key: _field(reader, f"tokenizer.ggml.{key}_token_id") for key in ("bos", "eos", "padding")}
