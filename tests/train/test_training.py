@@ -184,6 +184,24 @@ def test_dry_run_prints_examples_counts_steps_and_memory_without_loading_weights
     assert not (tmp_path / "runs").exists()
 
 
+def test_dry_run_says_before_training_whether_gguf_export_can_take_the_architecture(tiny_llama, tmp_path, monkeypatch):
+    import shutil
+
+    from toolset_cuda import engine
+
+    monkeypatch.setattr(engine, "load_for_training", _no_weights)
+    export = {"formats": ["adapter", "gguf"], "verify": False}
+    result = invoke("train", "sft", str(write_config(tmp_path, tiny_llama, export=export)), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "export: GGUF (q8_0) supported for this architecture" in result.output
+    other = shutil.copytree(tiny_llama, tmp_path / "phi3")
+    meta = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps(meta | {"architectures": ["Phi3ForCausalLM"]}))
+    result = invoke("train", "sft", str(write_config(tmp_path, other, export=export)), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "GGUF export is not possible" in result.output and "Phi3ForCausalLM is not supported yet" in result.output
+
+
 def _no_weights(*args, **kwargs):
     raise AssertionError("weights were loaded")
 

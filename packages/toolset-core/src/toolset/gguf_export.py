@@ -115,6 +115,18 @@ GEMMA3_LOCAL_ROPE_BASE = 10000.0
 GEMMA3_PATTERN = 6
 
 
+def export_problem(model_dir: Path) -> str | None:
+    """Why the model in ``model_dir`` cannot be exported to GGUF (its architecture or settings), or None: read
+    from ``config.json`` alone, so a training plan can say it before anything trains."""
+    try:
+        read_hyperparameters(model_dir)
+    except ToolsetError as exc:
+        return str(exc)
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"{model_dir / 'config.json'}: {type(exc).__name__}: {exc}"
+    return None
+
+
 def gemma3_settings(path: Path, config: dict[str, Any]) -> dict[str, Any]:
     """The global rope base, sliding window and rope scaling of a Gemma 3 text config.json (the layout of
     transformers 5, ``rope_parameters`` per layer type, or the older ``rope_theta`` / ``rope_local_base_freq``),

@@ -104,6 +104,16 @@ def describe(plan: Plan) -> list[str]:
             f"memory (rough): {m['total_gib']} GiB = weights {m['weights_gib']} + LoRA/optimizer "
             f"{m['lora_and_optimizer_gib']} + activations {m['activations_gib']} ({m['parameters_b']} B parameters)"
         )
+    if "gguf" in plan.config.export.formats:
+        from toolset.gguf_export import export_problem
+
+        problem = export_problem(plan.model_dir)
+        lines.append(
+            f"export: GGUF ({', '.join(plan.config.export.gguf_types)}) supported for this architecture"
+            if problem is None
+            else f"export: GGUF export is not possible, it would fail after training: {problem}. "
+            "Take gguf out of export.formats (adapter and merged work for every model)"
+        )
     return lines + plan.tracker_notes
 
 
