@@ -325,8 +325,16 @@ HARMONY_MARKERS = st.sampled_from(
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(HARMONY_MARKERS, JSONISH), max_size=12).map("".join))
+@example(" to=<|message|>assistant")  # once read as a call with an empty name
+@example("<|start|>assistant to=functions.<|message|>{}")
 def test_harmony_soup_never_raises(text):
     result = parse_text(text)
     assert result.error is None or result.error in REASONS
     for call in result.calls:
         assert isinstance(call.name, str) and call.name and isinstance(call.arguments, dict)
+
+
+@pytest.mark.parametrize("text", [" to=<|message|>assistant", "<|start|>assistant to=functions.<|message|>{}"])
+def test_a_harmony_message_addressed_to_no_tool_is_a_missing_name(text):
+    result = parse_text(text)
+    assert not result.calls and result.error == "parse.missing_name"

@@ -193,6 +193,8 @@ def _harmony(text: str) -> ParseResult:
 
 def _harmony_call(target: str, body: str | None) -> list[ToolCall]:
     name = target.removeprefix("functions.")
+    if not name:
+        raise _Malformed("parse.missing_name", f"a harmony message is addressed to no tool (to={target})")
     if body is None:
         raise _Malformed("parse.invalid_json", f"the call to {name} was cut off before its <|message|> (arguments)")
     if not body.strip():
