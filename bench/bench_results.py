@@ -349,6 +349,15 @@ def run_policies(args: argparse.Namespace, output: Path) -> tuple[list[Row], dic
     return rows, {"sets": list(SHIPPED_SETS), "sft_steps": args.sft_steps}
 
 
+def _label(row: dict[str, Any]) -> str:
+    """The method with the tool offer it was trained with, where the method does not already say it."""
+    return (
+        row["method"]
+        if "(" in row["method"] or row["method"].startswith("base")
+        else f"{row['method']} ({row['tool_offer']})"
+    )
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The tables of a run: full pass and the ladder per set, then full pass per agent on each set."""
     rows = result["rows"]
@@ -370,7 +379,7 @@ def markdown(result: dict[str, Any]) -> str:
             if name in row["sets"]:
                 ladder = row["sets"][name]["ladder"]
                 lines.append(
-                    f"| {row['model']} | {row['method']} | " + " | ".join(f"{ladder[r]:.0%}" for r in RUNGS) + " |"
+                    f"| {row['model']} | {_label(row)} | " + " | ".join(f"{ladder[r]:.0%}" for r in RUNGS) + " |"
                 )
         agents = sorted({agent for row in rows if name in row["sets"] for agent in row["sets"][name]["by_agent"]})
         lines += ["", f"full pass per agent on {name}:", ""]
@@ -380,7 +389,7 @@ def markdown(result: dict[str, Any]) -> str:
             if name in row["sets"]:
                 by_agent = row["sets"][name]["by_agent"]
                 cells = [f"{by_agent[a]:.0%}" if a in by_agent else "-" for a in agents]
-                lines.append(f"| {row['model']} | {row['method']} | " + " | ".join(cells) + " |")
+                lines.append(f"| {row['model']} | {_label(row)} | " + " | ".join(cells) + " |")
     meta = result["meta"]
     lines += ["", f"Machine: {meta.get('machine')}; seed {rows[0]['seed'] if rows else '-'}; {meta.get('date')}."]
     return "\n".join(lines) + "\n"

@@ -93,5 +93,5 @@ def test_the_tables_show_each_rung_per_set_and_the_pass_per_agent(bench):
     }
     text = bench.markdown(result)
     assert "| m | SFT | d | used | 10 | 1.5 min | 50% |" in text
-    assert "| m | SFT | 50% | 50% | 50% | 50% | 50% | 50% |" in text
-    assert "| m | SFT | 25% |" in text and "test machine; seed 7" in text
+    assert "| m | SFT (used) | 50% | 50% | 50% | 50% | 50% | 50% |" in text
+    assert "| m | SFT (used) | 25% |" in text and "test machine; seed 7" in text
