@@ -3,6 +3,7 @@ every hookspec is tested here and documented in docs/plugins.md (datasette's ide
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,7 +11,19 @@ import attrs
 import click
 from click.testing import CliRunner
 
-from toolset import Backend, ChatResponse, Exporter, Formatter, ToolCatalog, Toolset, ToolSpec, Trainer, hookimpl
+from toolset import (
+    Backend,
+    ChatResponse,
+    Evaluator,
+    Exporter,
+    Formatter,
+    ToolCatalog,
+    Toolset,
+    ToolSpec,
+    Trainer,
+    Validator,
+    hookimpl,
+)
 from toolset import hookspecs as hookspecs_module
 from toolset.plugins import HOOK_NAMES
 from toolset.testing import assert_plugin_conforms, check_plugin
@@ -48,6 +61,28 @@ def copy_export(source, destination, config):
     return Path(destination)
 
 
+def count_cases(model, prompt_set, config, *, output=None):
+    Path(output).mkdir(parents=True, exist_ok=True)
+    (Path(output) / "report.json").write_text(json.dumps({"model": str(model)}))
+    return {"cases": len(prompt_set), "passed": prompt_set.count("a"), "accuracy": prompt_set.count("a") / 3}
+
+
+@attrs.define
+class LineReport:
+    lines: list[str]
+
+    @property
+    def has_errors(self):
+        return any(not line.startswith("{") for line in self.lines)
+
+    def to_json(self):
+        return {"lines": len(self.lines)}
+
+
+def count_lines(files, toolset, config):
+    return LineReport([line for f in files for line in Path(f).read_text().splitlines()])
+
+
 class AllHooks:
     @hookimpl
     def register_toolsets(self, register):
@@ -81,6 +116,14 @@ class AllHooks:
     @hookimpl
     def register_backends(self, register):
         register(Backend("upper", "Answers in capitals", UpperConfig, Client))
+
+    @hookimpl
+    def register_evaluators(self, register):
+        register(Evaluator("counter", "Counts the letter a", None, count_cases))
+
+    @hookimpl
+    def register_validators(self, register):
+        register(Validator("lines", "Counts lines", None, count_lines))
 
     @hookimpl
     def register_commands(self, cli):
@@ -123,6 +166,25 @@ def test_register_backends(fresh_plugins):
     assert client.chat([{"role": "user", "content": "hi"}]).content == "HI!"
 
 
+def test_register_evaluators(fresh_plugins, tmp_path):
+    import toolset
+
+    fresh_plugins.register_plugin(AllHooks(), "all-hooks")
+    summary = toolset.evaluate("m.gguf", "aab", evaluator="counter", output=tmp_path / "eval", echo=None)
+    assert summary == {"cases": 3, "passed": 2, "accuracy": 2 / 3}  # echo and the rest: not in its signature
+    assert json.loads((tmp_path / "eval" / "report.json").read_text()) == {"model": "m.gguf"}
+
+
+def test_register_validators(fresh_plugins, tmp_path):
+    import toolset
+
+    fresh_plugins.register_plugin(AllHooks(), "all-hooks")
+    (tmp_path / "a.jsonl").write_text("{}\n{}\n")
+    report = toolset.validate([tmp_path / "a.jsonl"], "pair", validator="lines")
+    assert isinstance(report, toolset.ValidationReport) and report.to_json() == {"lines": 2}
+    assert not report.has_errors
+
+
 def test_register_commands(fresh_plugins):
     fresh_plugins.register_plugin(AllHooks(), "all-hooks")
     group = click.Group()
@@ -136,6 +198,8 @@ def test_register_commands(fresh_plugins):
         "trainers": ["fake"],
         "exporters": ["copy"],
         "backends": ["upper"],
+        "evaluators": ["counter"],
+        "validators": ["lines"],
     }
 
 
@@ -186,3 +250,11 @@ def test_conformance_kit_checks_what_the_pipeline_reads_from_a_trainer():
     problems = check_plugin(BadTrainer())
     assert "trainer 't': merge_exporter 'Merged 16' must be None or an exporter name" in problems
     assert "trainer 't': describe must accept 2 positional arguments (run_config, config)" in problems
+
+
+def test_the_architecture_page_lists_every_component_kind():
+    from toolset.plugin_manager import HOOKS
+
+    page = (REPO / "docs" / "architecture.md").read_text()
+    listed = dict(re.findall(r"^\| `(\w+)` \| `(register_\w+)` \|", page, flags=re.MULTILINE))
+    assert listed == {component.kind: hook for hook, component in HOOKS.items()}

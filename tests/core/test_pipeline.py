@@ -62,8 +62,10 @@ class StagePlugin:
                 counted_train,
                 describe=describe_counted,
                 merge_exporter="no-such-merger",
+                section="counted",
             )
         )
+        register(Trainer("misplaced", "Claims the sft section", CountConfig, counted_train, section="sft"))
         register(
             Trainer(
                 "broken", "Needs hardware we lack", None, plain_train, check=lambda: unusable("needs a frobnicator")
@@ -171,3 +173,116 @@ def test_a_trainer_of_a_missing_distribution_names_the_install_command(pipeline,
     assert code == 1, output
     assert "unknown trainer 'mlx-lora'" in output
     assert 'provided by toolset-mlx, which is not installed. Install it with: pip install "toolset-core[mlx]"' in output
+
+
+def test_a_trainer_gets_its_own_section_of_the_run_config(pipeline, tmp_path):
+    config = write_config(tmp_path, ["counted"], train={"stages": ["counted"], "plugins": {"counted": {"steps": 7}}})
+    code, output = pipeline(str(config), "--run-dir", str(tmp_path / "pipe"))
+    assert code == 0 and "counted: 7 steps from None" in output, output
+    bad = write_config(tmp_path, ["counted"], train={"stages": ["counted"], "plugins": {"counted": {"stpes": 7}}})
+    code, output = pipeline(str(bad), "--run-dir", str(tmp_path / "bad"))
+    assert code == 1 and "train.plugins.counted" in output and "stpes" in output and "steps" in output, output
+    wrong = write_config(tmp_path, ["misplaced"])
+    code, output = pipeline(str(wrong), "--run-dir", str(tmp_path / "wrong"))
+    assert code == 1 and "names train.sft, which holds SftConfig settings, not its own CountConfig" in output
+
+
+def test_toolset_train_runs_any_registered_trainer(fresh_plugins, tmp_path):
+    from toolset.cli import ToolsetGroup
+
+    CALLS.clear()
+    fresh_plugins.register_plugin(StagePlugin(), "stage-plugin")
+    group = ToolsetGroup()
+    fresh_plugins.add_commands(group)
+    config = write_config(tmp_path, ["counted"], train={"plugins": {"counted": {"steps": 4}}})
+    run = tmp_path / "run"
+    result = CliRunner().invoke(group, ["train", "counted", str(config), "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "counted: 4 steps from None" in result.output and f"final model: {run / 'final_model'}" in result.output
+    result = CliRunner().invoke(group, ["train", "counted", str(config), "--dry-run"])
+    assert result.exit_code == 0 and "would count 4 steps" in result.output, result.output
+    result = CliRunner().invoke(group, ["train", "cuonted", str(config)])
+    assert result.exit_code == 1 and "unknown trainer 'cuonted'" in result.output and "'counted'" in result.output
+    assert CALLS == ["counted"]
+
+
+def _fake_file(source, destination, config):
+    Path(destination).mkdir(parents=True, exist_ok=True)
+    out = Path(destination) / ("model-q8_0.gguf" if Path(destination).name == "gguf" else "model.bin")
+    out.write_text(f"made from {source}")
+    return out
+
+
+def _fake_evaluate(model, prompt_set, config, *, output, tools_trained=None):
+    Path(output).mkdir(parents=True, exist_ok=True)
+    CALLS.append(f"evaluate {Path(model).name} on {prompt_set}, offered {config.tools}, trained {tools_trained}")
+    return {"cases": 2, "passed": 1, "accuracy": 0.5}
+
+
+@attrs.define
+class FakeGGUFConfig:
+    out_type: str = "f16"
+    name: str = "model"
+    overwrite: bool = False
+    verify: bool = True
+
+
+class ObjectsPlugin:
+    """A merge exporter, GGUF and Modelfile exporters and an evaluator, so the whole pipeline runs here."""
+
+    @hookimpl
+    def register_exporters(self, register):
+        from toolset import Exporter
+
+        for name in ("fake-merge", "ollama"):
+            register(Exporter(name, f"Fake {name}", None, _fake_file))
+        register(Exporter("gguf", "Fake gguf", FakeGGUFConfig, _fake_file))
+
+    @hookimpl
+    def register_evaluators(self, register):
+        from toolset import Evaluator
+        from toolset.config import EvalConfig
+
+        register(Evaluator("fake-eval", "Counts", EvalConfig, _fake_evaluate))
+
+    @hookimpl
+    def register_trainers(self, register):
+        register(
+            Trainer(
+                "merging", "Counted, with a merge exporter", CountConfig, counted_train, merge_exporter="fake-merge"
+            )
+        )
+
+
+def test_the_pipeline_runs_end_to_end_through_component_objects_without_click(fresh_plugins, tmp_path, monkeypatch):
+    import click
+
+    from toolset.config import load_config
+    from toolset.pipeline import run_pipeline
+
+    def no_click(*args, **kwargs):
+        raise AssertionError("a command line was invoked inside the pipeline")
+
+    monkeypatch.setattr(click.Command, "main", no_click)
+    monkeypatch.setattr(click.Command, "invoke", no_click)
+    monkeypatch.setenv("TOOLSET_DISABLE_PLUGINS", "toolset.builtins.exporters")  # the fakes take their names
+    fresh_plugins.reset()
+    fresh_plugins.register_plugin(StagePlugin(), "stage-plugin")
+    fresh_plugins.register_plugin(ObjectsPlugin(), "objects-plugin")
+    CALLS.clear()
+    overrides = [
+        "train.stages=[plain,merging]",
+        "export.formats=[gguf]",
+        "eval.after_training=true",
+        "eval.evaluator=fake-eval",
+        "eval.tools=none",
+        "eval.prompt_set=claudesidian-quick",
+    ]
+    lines: list[str] = []
+    state = run_pipeline(load_config(overrides=overrides), run_dir=tmp_path / "pipe", echo=lines.append)
+    assert list(state["stages"]) == ["plain", "merging", "export-merged", "export-gguf", "eval"]
+    assert state["stages"]["eval"] == {"cases": 2, "passed": 1, "accuracy": 0.5}
+    # eval.tools=none overrides the offer of training (dataset.tools: used -> expected), which is still recorded
+    evaluated = "evaluate model-q8_0.gguf on claudesidian-quick, offered none, trained expected"
+    assert CALLS[:2] == ["plain", "counted"] and CALLS[2:] == [evaluated]
+    assert (tmp_path / "pipe" / "export" / "gguf" / "model-q8_0.gguf").read_text().endswith("export/merged")

@@ -12,12 +12,15 @@ from toolset.components import (
     BackendClient,
     ChatResponse,
     Component,
+    Evaluator,
     Exporter,
     Formatter,
     ToolCatalog,
     Toolset,
     ToolSpec,
     Trainer,
+    ValidationReport,
+    Validator,
 )
 from toolset.errors import ConfigError, ToolsetError, UnknownComponentError
 from toolset.hookspecs import hookimpl
@@ -41,6 +44,7 @@ __all__ = [
     "ChatResponse",
     "Component",
     "ConfigError",
+    "Evaluator",
     "Exporter",
     "Formatter",
     "ToolCatalog",
@@ -49,15 +53,21 @@ __all__ = [
     "ToolsetError",
     "Trainer",
     "UnknownComponentError",
+    "ValidationReport",
+    "Validator",
     "__version__",
+    "evaluate",
     "get_backend",
+    "get_evaluator",
     "get_exporter",
     "get_formatter",
     "get_registries",
     "get_toolset",
     "get_trainer",
+    "get_validator",
     "hookimpl",
     "load_config",
+    "validate",
 ]
 
 
@@ -86,6 +96,29 @@ def get_exporter(name: str) -> Exporter:
 
 def get_backend(name: str) -> Backend:
     return get_registries().backends.get(name)
+
+
+def get_evaluator(name: str) -> Evaluator:
+    return get_registries().evaluators.get(name)
+
+
+def get_validator(name: str) -> Validator:
+    return get_registries().validators.get(name)
+
+
+def evaluate(model, prompt_set, config=None, **options):
+    """Evaluate ``model`` (a GGUF file, or a served model's name) on ``prompt_set``; returns the summary.
+    See :func:`toolset.steps.evaluate` (``evaluator=``, ``output=``...)."""
+    from toolset.steps import evaluate
+
+    return evaluate(model, prompt_set, config, **options)
+
+
+def validate(files, toolset="claudesidian", config=None, **options):
+    """Check the tool calls in ``files`` against a tool set; returns the report (``has_errors``, ``to_json()``)."""
+    from toolset.steps import validate
+
+    return validate(files, toolset, config, **options)
 
 
 def load_config(path=None, *, preset=None, overrides=()):

@@ -105,7 +105,9 @@ class Trainer(Component):
     in ``run_dir``) and ``echo`` (a ``print``-like callable for progress lines). ``describe(run_config, config)``
     returns the lines ``--dry-run`` prints; ``adapter_exporter`` names the exporter that copies the final model's
     adapter and ``merge_exporter`` the one that merges it into a Hugging Face folder (for GGUF); None: the
-    trained model offers no such export.
+    trained model offers no such export. ``section`` names the run config's section holding its settings (an
+    instance of ``config``): ``sft``, ``kto`` or ``mlx`` (``train.sft``...), or a plugin's own name, read from
+    ``train.plugins.NAME``; None: the config class's defaults.
     """
 
     kind: ClassVar[str] = "trainer"
@@ -113,6 +115,7 @@ class Trainer(Component):
     adapter_exporter: str | None = "adapter"
     merge_exporter: str | None = None
     describe: Callable[[Any, Any], Iterable[str]] | None = None
+    section: str | None = None
 
 
 @attrs.frozen
@@ -129,7 +132,40 @@ class Backend(Component):
     kind: ClassVar[str] = "backend"
 
 
-COMPONENT_TYPES: tuple[type[Component], ...] = (Toolset, Formatter, Trainer, Exporter, Backend)
+@attrs.frozen
+class Evaluator(Component):
+    """``factory(model, prompt_set: str, config) -> dict``: asks ``model`` every case of ``prompt_set``,
+    scores the answers and returns the report's summary (``cases``, ``passed``, ``accuracy``...).
+
+    ``model`` is what its backend loads: a GGUF file for an in-process backend, a served model's name for a
+    server. ``config`` is an instance of the evaluator's config class (``toolset.config.EvalConfig`` for
+    the built-in ``schema-exact``: backend, tool offer, sampling). The pipeline also passes, by keyword and
+    only those the factory's signature names: ``output`` (the folder for records and reports), ``resume``,
+    ``tools_trained`` (the offer matching how the model was trained) and ``echo``.
+    """
+
+    kind: ClassVar[str] = "evaluator"
+
+
+@runtime_checkable
+class ValidationReport(Protocol):
+    """What a validator factory returns."""
+
+    @property
+    def has_errors(self) -> bool: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+@attrs.frozen
+class Validator(Component):
+    """``factory(files: list[Path], toolset: str, config) -> ValidationReport``: checks the tool calls in
+    training files against a registered tool set (``has_errors``; ``to_json()`` for the details)."""
+
+    kind: ClassVar[str] = "validator"
+
+
+COMPONENT_TYPES: tuple[type[Component], ...] = (Toolset, Formatter, Trainer, Exporter, Backend, Evaluator, Validator)
 
 # Example arguments each factory must accept: the conformance kit binds them to its signature.
 FACTORY_ARITY: Mapping[str, int] = {
@@ -138,6 +174,8 @@ FACTORY_ARITY: Mapping[str, int] = {
     "trainer": 3,
     "exporter": 3,
     "backend": 1,
+    "evaluator": 3,
+    "validator": 3,
 }
 
 

@@ -144,6 +144,8 @@ class TrainConfig:
     sft: SftConfig = attrs.Factory(SftConfig)
     kto: KtoConfig = attrs.Factory(KtoConfig)
     mlx: MlxConfig = attrs.Factory(MlxConfig)
+    # settings of plugins' trainers, by the section name each trainer gives (Trainer.section)
+    plugins: dict[str, dict[str, Any]] = attrs.Factory(dict)
 
 
 @attrs.define(kw_only=True)
@@ -180,8 +182,9 @@ class ExportConfig:
 
 @attrs.define(kw_only=True)
 class EvalConfig:
-    """Evaluation: backend, model, prompt set and sampling."""
+    """Evaluation: evaluator, backend, model, prompt set and sampling."""
 
+    evaluator: str = "schema-exact"
     backend: str = "llamacpp"
     model: str | None = None
     host: str | None = None
@@ -613,3 +616,10 @@ def structure_section(cls: type | None, overrides: Sequence[str], *, what: str) 
         key_path, value = parse_override(text)
         layered.merge(_nest(key_path, value), lambda _p, text=text: f"{what} option {text}")
     return _structure(layered, cls, f"invalid {what} options")
+
+
+def structure_mapping(cls: type, data: Mapping[str, Any], *, what: str) -> Any:
+    """Build an attrs config from a mapping (a plugin's own section), with the same strict checks."""
+    layered = _Layered()
+    layered.merge(dict(data), lambda _p: what)
+    return _structure(layered, cls, f"invalid {what}")

@@ -182,7 +182,9 @@ def render(report: dict[str, Any]) -> str:
     lines.append(f"Packages    {packages}")
     disk = report["disk"]
     lines.append(f"Disk        {disk['free_gib']} GiB free of {disk['total_gib']} GiB at {disk['path']}")
-    for kind in ("toolsets", "formatters", "trainers", "exporters", "backends"):
+    from toolset.plugin_manager import KINDS
+
+    for kind in (f"{kind}s" for kind in KINDS):
         entries = report["components"].get(kind, [])
         lines.append("")
         lines.append(f"{kind.capitalize()}:")

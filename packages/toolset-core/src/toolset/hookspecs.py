@@ -1,11 +1,8 @@
 """The hooks a toolset plugin implements. Each ``register_*`` hook receives a ``register`` callback."""
 
-from __future__ import annotations
-
 import pluggy
 
-hookspec = pluggy.HookspecMarker("toolset")
-hookimpl = pluggy.HookimplMarker("toolset")
+hookspec, hookimpl = pluggy.HookspecMarker("toolset"), pluggy.HookimplMarker("toolset")
 
 
 @hookspec
@@ -31,6 +28,16 @@ def register_exporters(register):
 @hookspec
 def register_backends(register):
     """Register inference backends used for evaluation: ``register(Backend(...))``."""
+
+
+@hookspec
+def register_evaluators(register):
+    """Register evaluators (a model and a prompt set in, a scored summary out): ``register(Evaluator(...))``."""
+
+
+@hookspec
+def register_validators(register):
+    """Register validators of training files against a tool set: ``register(Validator(...))``."""
 
 
 @hookspec

@@ -7,7 +7,7 @@ ROOT/ (OUTPUT_DIR/RUN_ID)
   export/adapter/       the last stage's adapter, by the trainer's ``adapter_exporter``  (export.formats: adapter)
   export/merged/        base + adapter merged, by the trainer's ``merge_exporter``      (export.formats: merged)
   export/gguf/          GGUF per export.gguf_types (+ export/ollama/Modelfile)         (export.formats: gguf)
-  eval/                 `toolset eval run` on the first GGUF  (eval.after_training: true)
+  eval/                 eval.evaluator (schema-exact) on the first GGUF          (eval.after_training: true)
   pipeline.json         what finished; ``--resume`` skips it
 
 Stage names are looked up in the trainer registry, so ``sft``/``kto`` (toolset-cuda), ``mlx-lora``
@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import click
 
 from toolset.components import Exporter, Trainer
 from toolset.config import RunConfig
 from toolset.errors import ToolsetError
 from toolset.launch import rank
-from toolset.registry import KNOWN_PROVIDERS, install_command
 from toolset.runs import new_run_id
+from toolset.steps import usable as usable_component
 from toolset.storage import atomic_file
 
 Echo = Callable[[str], None]
@@ -69,15 +68,7 @@ def stage_trainers(config: RunConfig) -> list[Trainer]:
     if twice:
         raise ToolsetError(f"train.stages names {', '.join(twice)} twice: each stage gets its own folder ROOT/STAGE")
     registries = get_registries()
-    trainers = []
-    for stage in stages:
-        if stage not in registries.trainers:
-            raise ToolsetError(f"train.stages: {registries.trainers.unknown_message(stage)}")
-        trainer = registries.trainers.get(stage)
-        availability = trainer.availability()
-        if not availability.usable:
-            raise ToolsetError(f"train.stages: trainer {stage!r} cannot run here: {availability.detail}{_hint(stage)}")
-        trainers.append(trainer)
+    trainers = [usable_trainer(stage, "train.stages") for stage in stages]
     last = trainers[-1]
     wanted = {
         "adapter": ("adapter_exporter", "adapter" in config.export.formats),
@@ -98,36 +89,43 @@ def stage_trainers(config: RunConfig) -> list[Trainer]:
         _usable_exporter("gguf", "export.formats: gguf")
         if config.export.ollama_modelfile:
             _usable_exporter("ollama", "export.ollama_modelfile")
-        if config.eval.after_training and config.eval.backend not in registries.backends:
-            raise ToolsetError(f"eval.backend: {registries.backends.unknown_message(config.eval.backend)}")
+        if config.eval.after_training:
+            usable_component("evaluator", config.eval.evaluator, "eval.evaluator")
+            if config.eval.backend not in registries.backends:
+                raise ToolsetError(f"eval.backend: {registries.backends.unknown_message(config.eval.backend)}")
     return trainers
 
 
-def _hint(stage: str) -> str:
-    provider = KNOWN_PROVIDERS.get(("trainer", stage))
-    return f" (install: {install_command(provider[1])})" if provider else ""
+def usable_trainer(name: str, what: str) -> Trainer:
+    """The registered trainer ``name``, checked usable here; ``what`` says where the name came from."""
+    return usable_component("trainer", name, what)
 
 
 def _usable_exporter(name: str, what: str) -> Exporter:
-    from toolset.plugins import get_registries
-
-    exporters = get_registries().exporters
-    if name not in exporters:
-        raise ToolsetError(f"{what}: {exporters.unknown_message(name)}")
-    exporter = exporters.get(name)
-    availability = exporter.availability()
-    if not availability.usable:
-        raise ToolsetError(f"{what}: exporter {name!r} cannot run here: {availability.detail}")
-    return exporter
+    return usable_component("exporter", name, what)
 
 
 def trainer_settings(trainer: Trainer, config: RunConfig) -> Any:
-    """The ``config`` argument of a trainer's factory: the run config's ``train.NAME`` section when it is an
-    instance of the trainer's config class (``train.sft`` for ``sft``), else the class's defaults."""
-    section = getattr(config.train, trainer.name.replace("-", "_"), None)
-    if trainer.config is not None and isinstance(section, trainer.config):
-        return section
-    return trainer.default_config()
+    """The ``config`` argument of a trainer's factory: the run config's section the trainer names
+    (``Trainer.section``: ``train.sft``, ``train.kto``, ``train.mlx``, or a plugin's own under
+    ``train.plugins.SECTION``), as the trainer's config class; its defaults when the run config has none."""
+    from toolset.config import structure_mapping
+
+    if trainer.section is None or trainer.config is None:
+        return trainer.default_config()
+    builtin = attrs.fields_dict(type(config.train))
+    if trainer.section in builtin and trainer.section not in ("plugins", "stages"):
+        settings = getattr(config.train, trainer.section)
+        if not isinstance(settings, trainer.config):
+            raise ToolsetError(
+                f"trainer {trainer.name!r} names train.{trainer.section}, which holds {type(settings).__name__} "
+                f"settings, not its own {trainer.config.__name__}: give it a section of its own (train.plugins.NAME)"
+            )
+        return settings
+    data = config.train.plugins.get(trainer.section)
+    if data is None:
+        return trainer.default_config()
+    return structure_mapping(trainer.config, data, what=f"train.plugins.{trainer.section}")
 
 
 def accepted_options(factory: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
@@ -251,7 +249,7 @@ def _since(started: float) -> float:
     return round(time.perf_counter() - started, 1)
 
 
-def _overwriting(exporter: Exporter) -> Any:
+def overwriting(exporter: Exporter) -> Any:
     """The exporter's default settings, with ``overwrite`` on where it has one (the pipeline owns its folders)."""
     settings = exporter.default_config()
     if settings is not None and attrs.has(type(settings)) and "overwrite" in attrs.fields_dict(type(settings)):
@@ -264,13 +262,13 @@ def _export_and_eval(config: RunConfig, root: Path, model: Path, trainer: Traine
     merged = root / "export" / "merged"
     if "adapter" in export.formats and trainer.adapter_exporter and not _skip(state, "export-adapter", echo):
         exporter = _usable_exporter(trainer.adapter_exporter, "export.formats: adapter")
-        path = exporter.factory(model, root / "export" / "adapter", _overwriting(exporter))
+        path = exporter.factory(model, root / "export" / "adapter", overwriting(exporter))
         state.record("export-adapter", {"path": str(path), "exporter": exporter.name})
         echo(f"[export] adapter ({exporter.name}): {path}")
     needs_merged = "merged" in export.formats or "gguf" in export.formats
     if needs_merged and trainer.merge_exporter and not _skip(state, "export-merged", echo):
         exporter = _usable_exporter(trainer.merge_exporter, "export.formats: merged")
-        exporter.factory(model, merged, _overwriting(exporter))
+        exporter.factory(model, merged, overwriting(exporter))
         state.record("export-merged", {"path": str(merged), "exporter": exporter.name})
         echo(f"[export] merged ({exporter.name}): {merged}")
     ggufs: list[str] = []
@@ -311,58 +309,28 @@ def _export_gguf(config: RunConfig, root: Path, merged: Path, echo: Echo) -> lis
         echo(f"[export] gguf {out_type}: {path}")
     if config.export.ollama_modelfile and paths:
         ollama = _usable_exporter("ollama", "export.ollama_modelfile")
-        modelfile = ollama.factory(Path(paths[0]), root / "export" / "ollama", _overwriting(ollama))
+        modelfile = ollama.factory(Path(paths[0]), root / "export" / "ollama", overwriting(ollama))
         echo(f"[export] Ollama Modelfile: {modelfile}")
     return paths
 
 
 def _evaluate(config: RunConfig, output: Path, gguf: Path, final_model: Path | None = None) -> dict[str, Any]:
-    context = click.get_current_context(silent=True)
-    root_command = context.find_root().command if context else None
-    command = None
-    if isinstance(root_command, click.Group):  # get_command: the toolset group adds plugin commands when asked
-        group = root_command.get_command(context, "eval")
-        if isinstance(group, click.Group):
-            command = group.get_command(context, "run")
-    if command is None:
-        raise ToolsetError('evaluation needs toolset-eval: pip install "toolset-core[eval]"')
-    args = [
-        "--backend",
-        config.eval.backend,
-        "--prompt-set",
-        config.eval.prompt_set,
-        "--output",
-        str(output),
-        "--concurrency",
-        str(config.eval.concurrency),
-        "--seed",
-        str(config.eval.seed),
-        "--no-progress",
-        "--retries",
-        str(config.eval.retries),
-    ]
+    """The exported model through ``eval.evaluator`` (``schema-exact``), offered the tools it was trained with."""
+    from toolset.steps import evaluate
+
     offer, distractors, trained = eval_offer(config, final_model)
-    args += ["--tools", offer, "--tool-distractors", str(distractors)]
-    args += ["--tools-trained", trained] if trained else []
-    if config.eval.backend == "llamacpp":  # in-process: the exported file itself
-        for option in (
-            f"model_path={gguf}",
-            "n_ctx=8192",
-            f"max_tokens={config.eval.max_tokens}",
-            f"temperature={config.eval.temperature}",
-        ):
-            args += ["--option", option]
-    else:  # a server (Ollama, LM Studio, vLLM...) that already serves the exported model
-        args += ["--timeout", str(config.eval.timeout_s), "--model", config.eval.model or gguf.stem] + (
-            ["--host", config.eval.host] if config.eval.host else []
-        )
-    if config.eval.limit:
-        args += ["--limit", str(config.eval.limit)]
-    if (output / "records.jsonl").exists():
-        args.append("--resume")
-    try:
-        command.main(args=args, prog_name="toolset eval run", standalone_mode=False)
-    except SystemExit as exc:
-        if exc.code:
-            raise ToolsetError("evaluation failed (see above)") from None
-    return json.loads((output / "report.json").read_text())["summary"]
+    evaluator = usable_component("evaluator", config.eval.evaluator, "eval.evaluator")
+    settings = attrs.evolve(config.eval, tools=offer, tool_distractors=distractors)
+    if evaluator.config is not None and not isinstance(settings, evaluator.config):
+        settings = evaluator.default_config()  # a plugin's evaluator with settings of its own
+    model = gguf if config.eval.backend == "llamacpp" else (config.eval.model or gguf.stem)
+    resume = (output / "records.jsonl").exists()
+    return evaluate(
+        model,
+        config.eval.prompt_set,
+        settings,
+        evaluator=config.eval.evaluator,
+        output=output,
+        resume=resume,
+        tools_trained=trained,
+    )

@@ -14,7 +14,7 @@ import attrs
 import pluggy
 
 from toolset import hookspecs
-from toolset.components import Backend, Component, Exporter, Formatter, Toolset, Trainer
+from toolset.components import Backend, Component, Evaluator, Exporter, Formatter, Toolset, Trainer, Validator
 from toolset.entry_points import INSTALLED
 from toolset.errors import DuplicateComponentError, closest
 from toolset.plugin_candidates import Candidate, find_candidates
@@ -27,6 +27,8 @@ HOOKS: dict[str, type[Component]] = {
     "register_trainers": Trainer,
     "register_exporters": Exporter,
     "register_backends": Backend,
+    "register_evaluators": Evaluator,
+    "register_validators": Validator,
 }
 HOOK_NAMES = (*HOOKS, "register_commands")
 KINDS: tuple[str, ...] = tuple(expected.kind for expected in HOOKS.values())
@@ -81,6 +83,14 @@ class Registries:
     @property
     def backends(self) -> Registry[Backend]:
         return self.for_kind("backend")
+
+    @property
+    def evaluators(self) -> Registry[Evaluator]:
+        return self.for_kind("evaluator")
+
+    @property
+    def validators(self) -> Registry[Validator]:
+        return self.for_kind("validator")
 
     def all(self) -> list[Component]:
         return [c for kind in KINDS for c in self.for_kind(kind)]

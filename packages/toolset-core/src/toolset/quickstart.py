@@ -5,9 +5,9 @@ The model learns the Claudesidian tool set from the generated sample (``samples/
 of the ``quickstart`` preset, and the base and tuned models are evaluated the same way (the tool offer the
 model was trained with). The summary says what improved, rung by rung of the scoring ladder.
 
-Stages run through registered components and commands only (core imports no plugin), each is recorded in
-``OUTPUT/state.json`` when done, and ``--resume`` skips finished stages. A stage whose component is not
-installed (or not built yet) is reported as skipped, with the reason.
+Stages run through registered components only (core imports no plugin and names no plugin's exporter), each
+is recorded in ``OUTPUT/state.json`` when done, and ``--resume`` skips finished stages. A stage whose component
+is not installed (or not built yet) is reported as skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def loss_change(rows: list[dict[str, Any]]) -> str:
 
 
 class Quickstart:
-    def __init__(self, root: click.Group, output: Path, resume: bool) -> None:
-        self.root, self.output = root, output
+    def __init__(self, output: Path, resume: bool) -> None:
+        self.output = output
         self.state_path = output / "state.json"
         self.state: dict[str, Any] = {}
         if resume and self.state_path.is_file():  # --resume on a fresh folder simply starts
@@ -70,27 +70,6 @@ class Quickstart:
     def save(self) -> None:
         with atomic_file(self.state_path) as handle:
             json.dump(self.state, handle, indent=2)
-
-    def command(self, *path: str) -> click.Command | None:
-        command: Any = self.root
-        context = click.get_current_context(silent=True)
-        for name in path:  # get_command: the toolset group adds a plugin's command when it is asked for
-            command = command.get_command(context, name) if isinstance(command, click.Group) else None
-            if command is None:
-                return None
-        return command
-
-    def invoke(self, path: tuple[str, ...], args: list[str]) -> int:
-        command = self.command(*path)
-        if command is None:
-            raise ToolsetError(f"`toolset {' '.join(path)}` is not installed")
-        try:
-            command.main(args=args, prog_name=f"toolset {' '.join(path)}", standalone_mode=False)
-        except SystemExit as exc:
-            return int(exc.code or 0)
-        except click.exceptions.Exit as exc:
-            return exc.exit_code
-        return 0
 
     def stage(self, number: int, name: str, run: Callable[[], str]) -> None:
         label = f"[{number}/{STAGES}] {name}"
@@ -114,26 +93,37 @@ class _Skip(Exception):
     """A stage that cannot run here, with the reason."""
 
 
-def run_quickstart(root: click.Group, output: Path, resume: bool, options: QuickstartOptions | None = None) -> None:
-    from toolset.config import load_config
+def _component(kind: str, name: str, install: str) -> Any:
+    """A registered component usable here, or a skipped stage saying how to get it."""
     from toolset.plugins import get_registries
+    from toolset.steps import usable
+
+    if name not in get_registries().for_kind(kind):
+        raise _Skip(f"the {kind} {name!r} comes with {install}")
+    return usable(kind, name, f"quickstart: {kind} {name!r}")
+
+
+def run_quickstart(output: Path, resume: bool, options: QuickstartOptions | None = None) -> None:
+    """Every step through the registered components (validator, trainers, exporters, evaluator); no command
+    line in between."""
+    from toolset.config import load_config
     from toolset.readers import read_conversations, sample_path, summarize
 
     options = options or QuickstartOptions()
-    registries = get_registries()
-    quick = Quickstart(root, output, resume)
+    quick = Quickstart(output, resume)
     sft, kto = sample_path(SFT_SAMPLE), sample_path(KTO_SAMPLE)
     config = load_config(None, preset=PRESET, overrides=[f"dataset.sft=[{sft}]", f"dataset.kto=[{kto}]"])
     trained = output / "kto" / "final_model"
 
     def validate() -> str:
+        from toolset.steps import validate
+
         findings: list = []
         counts = [sum(1 for _ in read_conversations(path, findings=findings)) for path in (sft, kto)]
-        if quick.command("validate") is None:
-            raise _Skip('the validator comes with toolset-schemas: pip install "toolset-core[schemas]"')
-        status = quick.invoke(("validate",), [str(sft), str(kto)])
-        if status != 0:
-            raise ToolsetError("the bundled sample does not validate (see above)")
+        _component("validator", "schema", 'toolset-schemas: pip install "toolset-core[schemas]"')
+        report = validate([sft, kto], config.dataset.toolset)
+        if report.has_errors:
+            raise ToolsetError(f"the bundled sample does not validate: {json.dumps(report.to_json()['summary'])}")
         return f"{counts[0]} SFT and {counts[1]} KTO conversations valid ({summarize(findings, sum(counts))})"
 
     def model() -> str:
@@ -143,75 +133,86 @@ def run_quickstart(root: click.Group, output: Path, resume: bool, options: Quick
 
     def train(method: str) -> Callable[[], str]:
         def run() -> str:
-            if method not in registries.trainers or quick.command("train") is None:
-                raise _Skip(registries.trainers.unknown_message(method))
+            from toolset.pipeline import train_stage
+
+            trainer = _component("trainer", method, 'toolset-cuda: pip install "toolset-core[cuda]"')
             run_dir = output / method
             steps = options.sft_steps if method == "sft" else options.kto_steps
-            args = [method, "--preset", PRESET, "--set", f"dataset.{method}=[{sft if method == 'sft' else kto}]"]
-            args += ["--set", f"train.{method}.max_steps={steps}"] if steps else []
-            args += ["--run-dir", str(run_dir)]
+            stage = config.train
+            if steps:
+                stage = attrs.evolve(stage, **{method: attrs.evolve(getattr(stage, method), max_steps=steps)})
+            parent = None
             if method == "kto":
                 if not (output / "sft" / "final_model").is_dir():
                     raise _Skip("KTO continues the SFT adapter, and SFT did not run")
-                args += ["--parent", str(output / "sft")]
-            if (run_dir / "lineage.json").exists():
-                args.append("--resume")  # an interrupted stage continues from its last checkpoint
-            if quick.invoke(("train",), args) != 0:
-                raise ToolsetError(f"{method.upper()} training failed (see above)")
+                parent = output / "sft"
+            # an interrupted stage continues from its last checkpoint
+            resume = (run_dir / "lineage.json").exists()
+            stage_config = attrs.evolve(config, train=stage)
+            train_stage(trainer, stage_config, run_dir, parent=parent, resume=resume, echo=click.echo)
             rows = [json.loads(line) for line in (run_dir / "logs" / "metrics.jsonl").read_text().splitlines()]
             return f"{run_dir / 'final_model'} ({loss_change(rows)})"
 
         return run
 
     def export() -> str:
-        from toolset.builtins.exporters import export_gguf
-        from toolset.gguf_export import GGUFExportConfig
-        from toolset.local_apps import OllamaConfig, export_ollama, ollama_create_command
+        from toolset.local_apps import ollama_create_command
         from toolset.models import embedded_model_dir
+        from toolset.pipeline import overwriting
 
-        config = GGUFExportConfig(out_type="q8_0", name="smollm2", overwrite=True)
-        base = export_gguf(embedded_model_dir(), output / "gguf", config)
+        gguf = _component("exporter", "gguf", 'toolset-core\'s gguf extra: pip install "toolset-core[gguf]"')
+        settings = gguf.config(out_type="q8_0", name="smollm2", overwrite=True)
+        base = gguf.factory(embedded_model_dir(), output / "gguf", settings)
         lines = [f"base {base}"]
-        source, name = Path(embedded_model_dir()), "smollm2"
+        name = "smollm2"
         if trained.is_dir():
-            if quick.invoke(
-                ("export",), ["merged-16bit", str(trained), str(output / "merged"), "--option", "overwrite=true"]
-            ):
-                raise ToolsetError("merging the adapter failed (see above)")
-            source, name = output / "merged", "smollm2-tuned"
-            tuned = export_gguf(source, output / "gguf", attrs.evolve(config, name=name))
+            trainer = _component("trainer", "kto", 'toolset-cuda: pip install "toolset-core[cuda]"')
+            merger = _component("exporter", trainer.merge_exporter, "the plugin of the kto trainer")
+            merger.factory(trained, output / "merged", overwriting(merger))
+            name = "smollm2-tuned"
+            tuned = gguf.factory(output / "merged", output / "gguf", attrs.evolve(settings, name=name))
             report = json.loads(Path(str(tuned) + ".verify.json").read_text())
             lines.append(f"tuned {tuned} ({report['detail']})")
-        gguf = output / "gguf" / f"{name}-q8_0.gguf"
-        modelfile = export_ollama(gguf, output / "ollama", OllamaConfig(family="chatml", name=name))
+        ollama = _component("exporter", "ollama", "toolset-core")
+        modelfile = ollama.factory(
+            output / "gguf" / f"{name}-q8_0.gguf", output / "ollama", ollama.config(family="chatml", name=name)
+        )
         lines.append(f"Ollama: {ollama_create_command(modelfile, f'toolset-{name}')}")
         return "; ".join(lines)
 
     def evaluate() -> str:
         from toolset.pipeline import trained_offer
+        from toolset.steps import evaluate
 
-        if quick.command("eval", "run") is None:
-            raise _Skip('evaluation comes with toolset-eval: pip install "toolset-core[eval]"')
+        _component("evaluator", config.eval.evaluator, 'toolset-eval: pip install "toolset-core[eval]"')
         # both models get the offer the tuned one was trained with, so the two are compared like for like
         offer, distractors = trained_offer(config, trained if trained.is_dir() else output / "sft" / "final_model")
         offer = offer or "none"
+        settings = attrs.evolve(
+            config.eval,
+            backend="llamacpp",
+            concurrency=1,
+            limit=options.eval_cases,
+            tools=offer,
+            tool_distractors=distractors,
+        )
         results = []
         for label, name in (("base", "smollm2"), ("tuned", "smollm2-tuned")):
             gguf = output / "gguf" / f"{name}-q8_0.gguf"
             if not gguf.is_file():
                 continue
             folder = output / f"eval-{label}"
-            args = ["--backend", "llamacpp", "--prompt-set", config.eval.prompt_set, "--concurrency", "1"]
-            args += ["--limit", str(options.eval_cases)] if options.eval_cases else []
-            args += ["--output", str(folder), "--tools", offer, "--tool-distractors", str(distractors)]
-            args += ["--tools-trained", offer] if label == "tuned" else []
-            args += ["--option", f"model_path={gguf}", "--option", "n_ctx=8192"]
-            args += ["--option", f"max_tokens={config.eval.max_tokens}"]
-            if (folder / "records.jsonl").exists():
-                args.append("--resume")
-            if quick.invoke(("eval", "run"), args) != 0:
-                raise ToolsetError(f"evaluating the {label} model failed (see above)")
-            summary = json.loads((folder / "report.json").read_text())["summary"]
+            summary = evaluate(
+                gguf,
+                config.eval.prompt_set,
+                settings,
+                evaluator=config.eval.evaluator,
+                output=folder,
+                resume=(folder / "records.jsonl").exists(),
+                tools_trained=offer if label == "tuned" else None,
+                echo=click.echo,
+            )
+            click.echo(f"{label}: accuracy {summary['accuracy']:.1%} ({summary['passed']}/{summary['cases']})")
             results.append(f"{label} {summary['passed']}/{summary['cases']}")
         return ", ".join(results) + f" full passes on {config.eval.prompt_set} (tools offered: {offer})"
 

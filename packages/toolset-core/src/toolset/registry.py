@@ -26,6 +26,8 @@ KNOWN_PROVIDERS: dict[tuple[str, str], tuple[str, str]] = {
     ("backend", "openai"): ("toolset-eval", "eval"),
     ("backend", "llamacpp"): ("toolset-eval", "eval"),
     ("backend", "transformers"): ("toolset-eval", "eval"),
+    ("evaluator", "schema-exact"): ("toolset-eval", "eval"),
+    ("validator", "schema"): ("toolset-schemas", "schemas"),
 }
 
 

@@ -30,6 +30,7 @@ from toolset.components import (
     ToolCatalog,
     ToolSpec,
     Trainer,
+    ValidationReport,
 )
 from toolset.plugins import HOOK_NAMES, HOOKS, unknown_hooks
 
@@ -188,7 +189,23 @@ def _check_backend(component: Component, config: Any) -> list[str]:
     return []
 
 
+def _check_validator(component: Component, config: Any) -> list[str]:
+    """No files against the first registered tool set: an empty, clean report."""
+    from toolset.plugins import get_registries
+
+    toolsets = [toolset.name for toolset in get_registries().toolsets]
+    if not toolsets:
+        return []
+    report = component.factory([], toolsets[0], config)
+    if not isinstance(report, ValidationReport):
+        return [f"factory returned {type(report).__name__}, which lacks has_errors and to_json()"]
+    if report.has_errors:
+        return ["no files at all must not be an error"]
+    return []
+
+
 KIND_CHECKS: dict[str, Callable[[Component, Any], list[str]]] = {
     "toolset": _check_toolset,
     "backend": _check_backend,
+    "validator": _check_validator,
 }

@@ -1,4 +1,4 @@
-"""The toolset plugin of toolset-cuda (entry point group ``toolset``): trainers, exporters and ``toolset train``.
+"""The toolset plugin of toolset-cuda (entry point group ``toolset``): trainers (``sft``, ``kto``) and exporters.
 
 Nothing heavy is imported here: torch, transformers, TRL and PEFT load when a factory or command runs.
 """
@@ -22,7 +22,7 @@ TRAINING_MODULES = ("torch", "transformers", "trl", "peft", "datasets", "acceler
 def _trainer(method: str):
     def factory(
         run_config: RunConfig,
-        run_dir: Path,
+        run_dir: Path | None,
         config: Any = None,
         *,
         parent: Path | None = None,
@@ -35,7 +35,8 @@ def _trainer(method: str):
         prime(run_config)
         from toolset_cuda import training
 
-        result = training.train(method, run_config, run_dir=Path(run_dir), parent=parent, resume=resume, echo=echo)
+        run_dir = Path(run_dir) if run_dir is not None else None  # None: OUTPUT_DIR/RUN_ID
+        result = training.train(method, run_config, run_dir=run_dir, parent=parent, resume=resume, echo=echo)
         return result.final_model
 
     factory.__name__ = f"train_{method}"
@@ -50,13 +51,15 @@ def _describe(method: str):
         prime(run_config)
         from toolset_cuda import training
 
-        return training.describe(training.plan_run(method, run_config))
+        plan = training.plan_run(method, run_config)
+        return [*training.describe(plan), "first example, as the model sees it:", plan.data.example]
 
     describe.__name__ = f"describe_{method}"
     return describe
 
 
 def _with_settings(run_config: RunConfig, method: str, config: Any) -> RunConfig:
+    """The run config with ``train.METHOD`` (the trainer's section) replaced by the settings it was handed."""
     if config is None:
         return run_config
     return attrs.evolve(run_config, train=attrs.evolve(run_config.train, **{method: config}))
@@ -101,6 +104,7 @@ def register_trainers(register):
             adapter_exporter="lora",
             merge_exporter="merged-16bit",
             describe=_describe("sft"),
+            section="sft",
         )
     )
     register(
@@ -114,6 +118,7 @@ def register_trainers(register):
             adapter_exporter="lora",
             merge_exporter="merged-16bit",
             describe=_describe("kto"),
+            section="kto",
         )
     )
 
@@ -147,10 +152,3 @@ def register_exporters(register):
             check=merged_4bit_availability,
         )
     )
-
-
-@hookimpl
-def register_commands(cli):
-    from toolset_cuda.commands import train_command
-
-    cli.add_command(train_command)

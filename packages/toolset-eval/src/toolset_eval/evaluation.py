@@ -130,3 +130,56 @@ def _version(distribution: str | None) -> str | None:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
+
+
+def evaluate_model(
+    model: str | Path,
+    prompt_set: str,
+    config: Any = None,
+    *,
+    output: Path | None = None,
+    resume: bool = False,
+    tools_trained: str | None = None,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The ``schema-exact`` evaluator's factory: ``config`` is a run config's ``eval`` section
+    (:class:`toolset.config.EvalConfig`); ``model`` a GGUF file for ``llamacpp``, else the served model's name.
+    Returns the report's summary; a run in which no case got an answer is an error, not a 0% model."""
+    from toolset.config import EvalConfig
+    from toolset.errors import ToolsetError
+
+    config = config or EvalConfig()
+    offer = config.tools if config.tools != "auto" else (tools_trained or "all")
+    evaluation = Evaluation(
+        backend=config.backend,
+        prompt_set=prompt_set,
+        output=Path(output) if output else None,
+        concurrency=config.concurrency,
+        limit=config.limit,
+        resume=resume,
+        retries=config.retries,
+        seed=config.seed,
+        no_progress=True,
+        offer_tools=offer,
+        distractors=config.tool_distractors,
+        tools_trained=tools_trained,
+    )
+    if config.backend == "llamacpp":  # in-process: the model is the GGUF file itself
+        evaluation.options = (
+            f"model_path={model}",
+            "n_ctx=8192",
+            f"max_tokens={config.max_tokens}",
+            f"temperature={config.temperature}",
+        )
+    else:  # a server (Ollama, LM Studio, vLLM...) that already serves the model
+        evaluation.model = config.model or Path(str(model)).stem
+        evaluation.host, evaluation.timeout_s = config.host, config.timeout_s
+    result = evaluate(evaluation, echo=echo)
+    if result.unanswered and result.unanswered == result.summary["cases"]:
+        raise ToolsetError(
+            f"no case got an answer from backend {config.backend}: {result.first_error} "
+            f"(start the server or fix eval.host; the run in {result.output} resumes)"
+        )
+    if result.unanswered:
+        echo(f"warning: {result.unanswered} case(s) got no answer (first: {result.first_error})")
+    return result.summary

@@ -1,4 +1,5 @@
-"""The toolset plugin of toolset-eval (entry point group ``toolset``): backends and the ``eval`` commands.
+"""The toolset plugin of toolset-eval (entry point group ``toolset``): backends, the ``schema-exact`` evaluator
+and the ``eval`` commands.
 
 Loading it imports only the attrs config classes; clients (requests, llama_cpp, torch) load when a factory or
 a client's first call runs.
@@ -10,7 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from toolset import hookimpl
-from toolset.components import Availability, Backend, unusable, usable
+from toolset.components import Availability, Backend, Evaluator, unusable, usable
+from toolset.config import EvalConfig
 from toolset_eval.configs import LlamaCppConfig, LMStudioConfig, OllamaConfig, OpenAIConfig, TransformersConfig
 
 
@@ -140,6 +142,24 @@ def register_backends(register):
             factory=transformers_client,
             requires=("torch", "transformers"),
             check=_transformers_check,
+        )
+    )
+
+
+def evaluate_model(model: Any, prompt_set: str, config: EvalConfig | None = None, **options: Any) -> dict[str, Any]:
+    from toolset_eval.evaluation import evaluate_model
+
+    return evaluate_model(model, prompt_set, config, **options)
+
+
+@hookimpl
+def register_evaluators(register):
+    register(
+        Evaluator(
+            name="schema-exact",
+            description="Ask a model each case of a prompt set through a backend; score calls on the scoring ladder",
+            config=EvalConfig,
+            factory=evaluate_model,
         )
     )
 

@@ -43,7 +43,9 @@ def train_command(
     lr_schedule: str | None,
     warmup_steps: int | None,
 ) -> None:
-    """Train the stages of CONFIG's train.mlx curriculum; each starts from the previous stage's adapters."""
+    """Train the stages of CONFIG's train.mlx curriculum; each starts from the previous stage's adapters.
+
+    An alias of `toolset train mlx-lora CONFIG` with the curriculum's own options (--stage, --test...)."""
     from toolset.config import load_run_config
     from toolset_mlx.trainer import MlxTrainOptions, train_mlx
 

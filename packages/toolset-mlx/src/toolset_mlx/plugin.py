@@ -10,6 +10,7 @@ import attrs
 
 from toolset import Availability, Exporter, Trainer, hookimpl
 from toolset.components import usable
+from toolset.config import MlxConfig
 
 
 def mlx_availability() -> Availability:
@@ -43,35 +44,42 @@ def export_fused(source: Path, destination: Path, config: FuseConfig | None = No
     return fuse(Path(base), Path(source), Path(destination), overwrite=config.overwrite)
 
 
+def _with_settings(run_config, config):
+    """The run config with ``train.mlx`` (the trainer's section) replaced by the settings it was handed."""
+    if config is None:
+        return run_config
+    return attrs.evolve(run_config, train=attrs.evolve(run_config.train, mlx=config))
+
+
 def _train(run_config, run_dir, config=None, *, parent=None, resume=False, echo=print):
-    """``toolset pipeline``'s call: ``parent`` (an earlier mlx-lora stage) gives the adapters to start from;
-    ``resume`` skips the curriculum stages that finished in ``run_dir``."""
+    """The trainer's factory (``toolset train mlx-lora``, ``toolset pipeline``): ``config`` is ``train.mlx``;
+    ``parent`` (an earlier mlx-lora stage) gives the adapters to start from; ``resume`` skips the curriculum
+    stages that finished in ``run_dir``."""
     from toolset_mlx.trainer import train_mlx
 
-    return train_mlx(run_config, run_dir, config, parent=parent, resume=resume, echo=echo)
+    return train_mlx(_with_settings(run_config, config), run_dir, parent=parent, resume=resume, echo=echo)
 
 
 def _describe(run_config, config=None):
     from toolset_mlx.trainer import describe
 
-    return describe(run_config, config)
+    return describe(_with_settings(run_config, config))
 
 
 @hookimpl
 def register_trainers(register):
-    from toolset_mlx.trainer import MlxTrainOptions
-
     register(
         Trainer(
             name="mlx-lora",
             description="LoRA/DoRA with mlx-lm in staged curricula (Apple Silicon; CPU elsewhere)",
-            config=MlxTrainOptions,
+            config=MlxConfig,
             factory=_train,
             requires=("mlx.core", "mlx_lm"),
             check=mlx_availability,
             adapter_exporter="adapter",
             merge_exporter="mlx-fuse",
             describe=_describe,
+            section="mlx",
         )
     )
 

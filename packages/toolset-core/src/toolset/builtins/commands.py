@@ -1,5 +1,6 @@
 """Built-in commands: ``config``, ``toolsets``, ``ask`` (one question to a backend with a tool set's tools),
-``export``, ``upload``, ``quickstart`` and ``pipeline`` (every ``train.stages`` trainer, then export and eval)."""
+``train`` (one registered trainer), ``export``, ``upload``, ``quickstart`` and ``pipeline`` (every
+``train.stages`` trainer, then export and eval)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def register_commands(cli):
     cli.add_command(config_group)
     cli.add_command(toolsets_group)
     cli.add_command(ask)
+    cli.add_command(train)
     cli.add_command(export)
     cli.add_command(upload)
     cli.add_command(quickstart)
@@ -187,15 +189,64 @@ def upload(run_dir: Path, repo_id: str, what: tuple[str, ...], public: bool, dry
 @click.option("--eval-cases", type=click.IntRange(1), help="Evaluate only the first N cases [default: the whole set].")
 @click.option("--sft-steps", type=click.IntRange(1), help="SFT optimizer steps [default: the quickstart preset's].")
 @click.option("--kto-steps", type=click.IntRange(1), help="KTO optimizer steps [default: the quickstart preset's].")
-@click.pass_context
 def quickstart(
-    ctx: click.Context, output: Path, resume: bool, eval_cases: int | None, sft_steps: int | None, kto_steps: int | None
+    output: Path, resume: bool, eval_cases: int | None, sft_steps: int | None, kto_steps: int | None
 ) -> None:
     """Validate the generated sample, train SFT then KTO, export GGUF + Ollama, evaluate base vs tuned."""
     from toolset.quickstart import QuickstartOptions, run_quickstart
 
     options = QuickstartOptions(eval_cases=eval_cases, sft_steps=sft_steps, kto_steps=kto_steps)
-    run_quickstart(ctx.find_root().command, output, resume, options)
+    run_quickstart(output, resume, options)
+
+
+@click.command()
+@click.argument("trainer_name", metavar="TRAINER")
+@config_argument
+@preset_option("tiny, 3b, 7b, 13b, 20b, mac-7b, ...")
+@set_option
+@click.option("--resume", is_flag=True, help="Continue from the latest checkpoint.")
+@click.option(
+    "--dry-run", is_flag=True, help="Load config, data and tokenizer, print examples, counts, steps and memory; stop."
+)
+@run_dir_option()
+@click.option("--parent", type=click.Path(path_type=Path), help="An earlier run whose adapter this one continues.")
+@num_processes_option
+def train(
+    trainer_name: str,
+    config_file: Path | None,
+    preset: str | None,
+    overrides: tuple[str, ...],
+    resume: bool,
+    dry_run: bool,
+    run_dir: Path | None,
+    parent: Path | None,
+    num_processes: int,
+) -> None:
+    """Train with one registered TRAINER (sft, kto, mlx-lora, a plugin's; see `toolset plugins`)."""
+    from toolset.config import load_run_config
+    from toolset.errors import ToolsetError
+    from toolset.launch import launched, rank, relaunch
+    from toolset.pipeline import train_stage, trainer_settings, usable_trainer
+
+    config = load_run_config(config_file, preset, overrides)
+    trainer = usable_trainer(trainer_name, "toolset train")
+    if dry_run:
+        if trainer.describe is None:
+            raise ToolsetError(f"trainer {trainer.name!r} gives no dry-run description")
+        for line in trainer.describe(config, trainer_settings(trainer, config)):
+            click.echo(line)
+        return
+    if num_processes > 1 and not launched():
+        if run_dir is None and config.run_id is None:
+            raise ToolsetError("--num-processes needs a fixed run folder: give --run-dir or set run_id")
+        raise SystemExit(relaunch(num_processes))
+    if run_dir is None:
+        from toolset.runs import new_run_id
+
+        run_dir = Path(config.output_dir) / (config.run_id or new_run_id(config))
+    final = train_stage(trainer, config, run_dir, parent=parent, resume=resume, echo=click.echo)
+    if rank() == 0:
+        click.echo(f"final model: {final}")
 
 
 @click.command()
