@@ -208,7 +208,7 @@ def test_toolset_train_runs_any_registered_trainer(fresh_plugins, tmp_path):
 
 def _fake_file(source, destination, config):
     Path(destination).mkdir(parents=True, exist_ok=True)
-    out = Path(destination) / ("model-q8_0.gguf" if Path(destination).name == "gguf" else "model.bin")
+    out = Path(destination) / (f"{config.name}-{config.out_type}.gguf" if config else "model.bin")
     out.write_text(f"made from {source}")
     return out
 
@@ -270,19 +270,49 @@ def test_the_pipeline_runs_end_to_end_through_component_objects_without_click(fr
     fresh_plugins.register_plugin(StagePlugin(), "stage-plugin")
     fresh_plugins.register_plugin(ObjectsPlugin(), "objects-plugin")
     CALLS.clear()
+    from toolset.readers import sample_path
+
+    base = tmp_path / "base-model"
+    base.mkdir()
     overrides = [
+        f"model.name={base}",
+        "model.source=local",
+        f"dataset.sft=[{sample_path('quickstart_sft.jsonl')}]",
+        "dataset.validate=true",  # the real schema validator of toolset-schemas
         "train.stages=[plain,merging]",
         "export.formats=[gguf]",
         "eval.after_training=true",
+        "eval.baseline=true",
         "eval.evaluator=fake-eval",
         "eval.tools=none",
         "eval.prompt_set=claudesidian-quick",
     ]
     lines: list[str] = []
     state = run_pipeline(load_config(overrides=overrides), run_dir=tmp_path / "pipe", echo=lines.append)
-    assert list(state["stages"]) == ["plain", "merging", "export-merged", "export-gguf", "eval"]
+    steps = ["validate", "plain", "merging", "export-merged", "export-gguf", "export-base", "eval-base", "eval"]
+    assert list(state["stages"]) == steps
+    assert state["stages"]["validate"]["conversations"] == 352 and state["stages"]["validate"]["errors"] == 0
     assert state["stages"]["eval"] == {"cases": 2, "passed": 1, "accuracy": 0.5}
-    # eval.tools=none overrides the offer of training (dataset.tools: used -> expected), which is still recorded
-    evaluated = "evaluate model-q8_0.gguf on claudesidian-quick, offered none, trained expected"
-    assert CALLS[:2] == ["plain", "counted"] and CALLS[2:] == [evaluated]
-    assert (tmp_path / "pipe" / "export" / "gguf" / "model-q8_0.gguf").read_text().endswith("export/merged")
+    # eval.tools=none overrides the offer of training (dataset.tools: used -> expected), which is still recorded;
+    # the untrained model is asked the same way, with no training offer to record
+    evaluated = [
+        "evaluate base-q8_0.gguf on claudesidian-quick, offered none, trained None",
+        "evaluate model-q8_0.gguf on claudesidian-quick, offered none, trained expected",
+    ]
+    assert CALLS[:2] == ["plain", "counted"] and CALLS[2:] == evaluated
+    gguf = tmp_path / "pipe" / "export" / "gguf"
+    assert (gguf / "model-q8_0.gguf").read_text().endswith("export/merged")
+    assert (gguf / "base-q8_0.gguf").read_text() == f"made from {base}"
+
+
+def test_training_data_that_does_not_validate_stops_the_pipeline_before_training(pipeline, tmp_path):
+    from toolset.readers import sample_path
+
+    line = sample_path("quickstart_sft.jsonl").read_text().splitlines()[0]
+    call = json.loads(line)["conversations"][2]["tool_calls"][0]["function"]["name"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(line.replace(call, "noSuchTool") + "\n")
+    config = write_config(tmp_path, ["plain"], dataset={"sft": [str(bad)], "validate": True})
+    code, output = pipeline(str(config), "--run-dir", str(tmp_path / "pipe"))
+    assert code == 1 and "dataset.validate: the training data has 1 error(s)" in output, output
+    assert f"toolset validate {bad}" in output and CALLS == []

@@ -46,7 +46,7 @@ def _write(output, label, codes_per_case):
         }
         for index, (agent, codes) in enumerate(codes_per_case)
     ]
-    folder = output / f"eval-{label}"
+    folder = output / ("eval-base" if label == "base" else "eval")  # the pipeline's folders (eval.baseline)
     folder.mkdir(parents=True)
     (folder / "report.json").write_text(json.dumps(build_report(records, {"prompt_set": "s"})))
 
@@ -76,8 +76,8 @@ def test_reports_without_a_ladder_fall_back_to_accuracy_per_agent(tmp_path):
 
     from toolset.quickstart import improvement_lines
 
-    for label in ("base", "tuned"):
-        (tmp_path / f"eval-{label}").mkdir()
+    for folder in ("eval-base", "eval"):
+        (tmp_path / folder).mkdir()
         report = {"summary": {"passed": 1, "cases": 2}, "by_agent": {"vault": {"passed": 1, "total": 2}}}
-        (tmp_path / f"eval-{label}" / "report.json").write_text(json.dumps(report))
+        (tmp_path / folder / "report.json").write_text(json.dumps(report))
     assert improvement_lines(tmp_path)[-1].split() == ["overall", "1/2", "1/2"]

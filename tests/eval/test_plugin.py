@@ -14,9 +14,16 @@ def test_plugin_conforms():
     assert_plugin_conforms(toolset_eval.plugin)
 
 
-def test_registers_the_five_backends():
-    names = [component.name for component in plugin_components(toolset_eval.plugin)]
-    assert names == ["ollama", "lmstudio", "openai", "llamacpp", "transformers"]
+def test_registers_the_five_backends_and_the_evaluator():
+    components = plugin_components(toolset_eval.plugin)
+    assert [c.name for c in components if c.kind == "backend"] == [
+        "ollama",
+        "lmstudio",
+        "openai",
+        "llamacpp",
+        "transformers",
+    ]
+    assert [c.name for c in components if c.kind == "evaluator"] == ["schema-exact"]
 
 
 def test_loading_the_plugin_imports_neither_requests_nor_llama_cpp():

@@ -165,6 +165,7 @@ class DatasetConfig:
     deduplicate: bool = True
     max_length: int | None = None
     overlength: Literal["drop", "error"] = "drop"
+    validate: bool = False  # toolset pipeline: validate the files against the tool set before training
 
 
 @attrs.define(kw_only=True)
@@ -200,6 +201,7 @@ class EvalConfig:
     tools: Literal["auto", "all", "expected", "distractors", "none"] = "auto"
     tool_distractors: int = 3
     after_training: bool = False
+    baseline: bool = False  # toolset pipeline: also evaluate the untrained model (eval-base/), the same way
 
 
 @attrs.define(kw_only=True)

@@ -1,5 +1,6 @@
 """``toolset pipeline``: each of ``train.stages`` through its registered trainer, each stage continuing the one
-before, then export and eval — the same folder on CUDA, CPU and MLX, whichever plugin trains.
+before, then export and eval — the same folder on CUDA, CPU and MLX, whichever plugin trains. With
+``dataset.validate`` the training files are validated first.
 
 ROOT/ (OUTPUT_DIR/RUN_ID)
   STAGE/                one run directory per stage (``toolset.runs`` layout: config.yaml, lineage.json,
@@ -8,6 +9,7 @@ ROOT/ (OUTPUT_DIR/RUN_ID)
   export/merged/        base + adapter merged, by the trainer's ``merge_exporter``      (export.formats: merged)
   export/gguf/          GGUF per export.gguf_types (+ export/ollama/Modelfile)         (export.formats: gguf)
   eval/                 eval.evaluator (schema-exact) on the first GGUF          (eval.after_training: true)
+  eval-base/            the same for the untrained model (export/gguf/base-*.gguf)  (eval.baseline: true)
   pipeline.json         what finished; ``--resume`` skips it
 
 Stage names are looked up in the trainer registry, so ``sft``/``kto`` (toolset-cuda), ``mlx-lora``
@@ -185,6 +187,8 @@ def run_pipeline(
     held = [t.name for t in trainers if not resume and (root / t.name / "lineage.json").exists()]
     if held and rank() == 0:
         raise ToolsetError(f"{root / held[0]} already holds a run: add --resume to continue it, or change run_id")
+    if config.dataset.validate and rank() == 0 and not _skip(state, "validate", echo):
+        state.record("validate", _validate(config, echo))
     parent: Path | None = None
     last_model: Path | None = None
     for trainer in trainers:
@@ -280,10 +284,57 @@ def _export_and_eval(config: RunConfig, root: Path, model: Path, trainer: Traine
         else:
             ggufs = _export_gguf(config, root, merged, echo)
             state.record("export-gguf", {"paths": ggufs})
+    if config.eval.after_training and ggufs and config.eval.baseline:
+        done = state.done("export-base")
+        base = Path(done["path"]) if done else None
+        if base is None:
+            base = _export_base(config, root, echo)
+            state.record("export-base", {"path": str(base)})
+        if not _skip(state, "eval-base", echo):  # the same offer as the tuned model: compared like for like
+            offer, distractors, _trained = eval_offer(config, model)
+            base_eval = attrs.evolve(config, eval=attrs.evolve(config.eval, tools=offer, tool_distractors=distractors))
+            summary = _evaluate(base_eval, root / "eval-base", base, None, trained=False)
+            state.record("eval-base", summary)
+            echo(f"[eval-base] {_passed(summary)}")
     if config.eval.after_training and ggufs and not _skip(state, "eval", echo):
         summary = _evaluate(config, root / "eval", Path(ggufs[0]), model)
         state.record("eval", summary)
-        echo(f"[eval] {json.dumps(summary)[:300]}")
+        echo(f"[eval] {_passed(summary)}")
+
+
+def _passed(summary: dict[str, Any]) -> str:
+    return f"{summary['passed']}/{summary['cases']} cases passed ({summary['accuracy']:.1%})"
+
+
+def _validate(config: RunConfig, echo: Echo) -> dict[str, Any]:
+    """``dataset.validate``: the training files against the tool set, before anything trains."""
+    from toolset.steps import validate
+
+    files = [*config.dataset.sft, *config.dataset.kto]
+    report = validate(files, config.dataset.toolset)
+    summary = report.to_json().get("summary", {})
+    if report.has_errors:
+        raise ToolsetError(
+            f"dataset.validate: the training data has {summary.get('errors', 'some')} error(s); "
+            f"`toolset validate {' '.join(files)}` lists each with its file and line"
+        )
+    echo(f"[validate] {summary.get('conversations', '?')} conversations in {len(files)} file(s) valid")
+    return summary
+
+
+def _export_base(config: RunConfig, root: Path, echo: Echo) -> Path:
+    """``eval.baseline``: the untrained model as GGUF (the first of export.gguf_types), to evaluate beside it."""
+    from toolset.config import structure_section
+    from toolset.models import local_model_dir
+
+    gguf = _usable_exporter("gguf", "eval.baseline")
+    out_type = config.export.gguf_types[0]
+    settings = structure_section(
+        gguf.config, [f"out_type={out_type}", "name=base", "overwrite=true", "verify=false"], what="exporter gguf"
+    )
+    path = Path(gguf.factory(local_model_dir(config.model), root / "export" / "gguf", settings))
+    echo(f"[export] base model, gguf {out_type}: {path}")
+    return path
 
 
 def _skip(state: _State, name: str, echo: Echo) -> bool:
@@ -314,11 +365,14 @@ def _export_gguf(config: RunConfig, root: Path, merged: Path, echo: Echo) -> lis
     return paths
 
 
-def _evaluate(config: RunConfig, output: Path, gguf: Path, final_model: Path | None = None) -> dict[str, Any]:
-    """The exported model through ``eval.evaluator`` (``schema-exact``), offered the tools it was trained with."""
+def _evaluate(
+    config: RunConfig, output: Path, gguf: Path, final_model: Path | None = None, *, trained: bool = True
+) -> dict[str, Any]:
+    """The exported model through ``eval.evaluator`` (``schema-exact``), offered the tools it was trained with
+    (``trained=False``: an untrained model, whose evaluation records no training offer)."""
     from toolset.steps import evaluate
 
-    offer, distractors, trained = eval_offer(config, final_model)
+    offer, distractors, offer_trained = eval_offer(config, final_model)
     evaluator = usable_component("evaluator", config.eval.evaluator, "eval.evaluator")
     settings = attrs.evolve(config.eval, tools=offer, tool_distractors=distractors)
     if evaluator.config is not None and not isinstance(settings, evaluator.config):
@@ -332,5 +386,5 @@ def _evaluate(config: RunConfig, output: Path, gguf: Path, final_model: Path | N
         evaluator=config.eval.evaluator,
         output=output,
         resume=resume,
-        tools_trained=trained,
+        tools_trained=offer_trained if trained else None,
     )

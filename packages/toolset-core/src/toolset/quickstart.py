@@ -5,16 +5,14 @@ The model learns the Claudesidian tool set from the generated sample (``samples/
 of the ``quickstart`` preset, and the base and tuned models are evaluated the same way (the tool offer the
 model was trained with). The summary says what improved, rung by rung of the scoring ladder.
 
-Stages run through registered components only (core imports no plugin and names no plugin's exporter), each
-is recorded in ``OUTPUT/state.json`` when done, and ``--resume`` skips finished stages. A stage whose component
-is not installed (or not built yet) is reported as skipped, with the reason.
+It is the ``quickstart`` preset run by :func:`toolset.pipeline.run_pipeline` (every step through registered
+components; each recorded in ``OUTPUT/pipeline.json`` when done, and ``--resume`` skips finished steps). A step
+whose component is not installed here is reported as skipped, with the reason.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +20,6 @@ import attrs
 import click
 
 from toolset.errors import ToolsetError
-from toolset.storage import atomic_file
-
-STAGES = 7
-
 
 PRESET = "quickstart"
 SFT_SAMPLE, KTO_SAMPLE = "quickstart_sft.jsonl", "quickstart_kto.jsonl"
@@ -56,184 +50,64 @@ def loss_change(rows: list[dict[str, Any]]) -> str:
     return f"loss {first:.3f} -> {last:.3f}{change}, means of the first and last {n} logged values"
 
 
-class Quickstart:
-    def __init__(self, output: Path, resume: bool) -> None:
-        self.output = output
-        self.state_path = output / "state.json"
-        self.state: dict[str, Any] = {}
-        if resume and self.state_path.is_file():  # --resume on a fresh folder simply starts
-            self.state = json.loads(self.state_path.read_text())
-        elif self.state_path.exists() and not resume:
-            raise ToolsetError(f"{output} holds an earlier quickstart: add --resume, or choose another --output")
-        output.mkdir(parents=True, exist_ok=True)
+def quickstart_config(options: QuickstartOptions) -> Any:
+    """The ``quickstart`` preset on the bundled sample, minus the steps whose component is missing here (each
+    said on the console): validate, train SFT then KTO, export GGUF, evaluate base and tuned."""
+    from toolset.config import load_config
+    from toolset.readers import sample_path
 
-    def save(self) -> None:
-        with atomic_file(self.state_path) as handle:
-            json.dump(self.state, handle, indent=2)
-
-    def stage(self, number: int, name: str, run: Callable[[], str]) -> None:
-        label = f"[{number}/{STAGES}] {name}"
-        done = self.state.get(name)
-        if done:
-            click.echo(f"{label}: done earlier - {done['result']}")
-            return
-        started = time.perf_counter()
-        click.secho(f"{label} ...", bold=True)
-        try:
-            result = run()
-        except _Skip as skip:
-            click.echo(f"{label}: skipped - {skip}")
-            return
-        self.state[name] = {"result": result, "seconds": round(time.perf_counter() - started, 1)}
-        self.save()
-        click.echo(f"{label}: {result} ({self.state[name]['seconds']} s)")
+    sft, kto = sample_path(SFT_SAMPLE), sample_path(KTO_SAMPLE)
+    overrides = [f"dataset.sft=[{sft}]", f"dataset.kto=[{kto}]"]
+    overrides += [f"train.sft.max_steps={options.sft_steps}"] if options.sft_steps else []
+    overrides += [f"train.kto.max_steps={options.kto_steps}"] if options.kto_steps else []
+    overrides += [f"eval.limit={options.eval_cases}"] if options.eval_cases else []
+    config = load_config(None, preset=PRESET, overrides=overrides)
+    missing = {
+        "validate": _missing("validator", "schema", '"toolset-core[schemas]"'),
+        "export": _missing("exporter", "gguf", '"toolset-core[gguf]"'),
+        "evaluate": _missing("evaluator", config.eval.evaluator, '"toolset-core[eval]"')
+        or _missing("backend", config.eval.backend, '"toolset-core[eval]"'),
+    }
+    for step, reason in missing.items():
+        if reason:
+            click.echo(f"{step}: skipped - {reason}")
+    if missing["validate"]:
+        config = attrs.evolve(config, dataset=attrs.evolve(config.dataset, validate=False))
+    if missing["export"] or missing["evaluate"]:
+        config = attrs.evolve(config, eval=attrs.evolve(config.eval, after_training=False, baseline=False))
+    if missing["export"]:
+        config = attrs.evolve(config, export=attrs.evolve(config.export, formats=[]))
+    return config
 
 
-class _Skip(Exception):
-    """A stage that cannot run here, with the reason."""
-
-
-def _component(kind: str, name: str, install: str) -> Any:
-    """A registered component usable here, or a skipped stage saying how to get it."""
+def _missing(kind: str, name: str, extra: str) -> str | None:
+    """Why the ``kind`` component ``name`` cannot run here (and how to get it), or None when it can."""
     from toolset.plugins import get_registries
-    from toolset.steps import usable
 
-    if name not in get_registries().for_kind(kind):
-        raise _Skip(f"the {kind} {name!r} comes with {install}")
-    return usable(kind, name, f"quickstart: {kind} {name!r}")
+    registry = get_registries().for_kind(kind)
+    if name not in registry:
+        return f"no {kind} {name!r} is installed: pip install {extra}"
+    availability = registry.get(name).availability()
+    return None if availability.usable else f"{kind} {name!r} cannot run here: {availability.detail}"
 
 
 def run_quickstart(output: Path, resume: bool, options: QuickstartOptions | None = None) -> None:
-    """Every step through the registered components (validator, trainers, exporters, evaluator); no command
-    line in between."""
-    from toolset.config import load_config
-    from toolset.readers import read_conversations, sample_path, summarize
+    """The ``quickstart`` preset through ``toolset pipeline`` (one orchestrator, ``OUTPUT/pipeline.json``,
+    ``--resume``), then the loss curve and what training changed."""
+    from toolset.pipeline import run_pipeline
+    from toolset.runs import plot_loss
 
-    options = options or QuickstartOptions()
-    quick = Quickstart(output, resume)
-    sft, kto = sample_path(SFT_SAMPLE), sample_path(KTO_SAMPLE)
-    config = load_config(None, preset=PRESET, overrides=[f"dataset.sft=[{sft}]", f"dataset.kto=[{kto}]"])
-    trained = output / "kto" / "final_model"
-
-    def validate() -> str:
-        from toolset.steps import validate
-
-        findings: list = []
-        counts = [sum(1 for _ in read_conversations(path, findings=findings)) for path in (sft, kto)]
-        _component("validator", "schema", 'toolset-schemas: pip install "toolset-core[schemas]"')
-        report = validate([sft, kto], config.dataset.toolset)
-        if report.has_errors:
-            raise ToolsetError(f"the bundled sample does not validate: {json.dumps(report.to_json()['summary'])}")
-        return f"{counts[0]} SFT and {counts[1]} KTO conversations valid ({summarize(findings, sum(counts))})"
-
-    def model() -> str:
-        from toolset.models import embedded_model_dir
-
-        return f"embedded SmolLM2-135M-Instruct as a Hugging Face folder: {embedded_model_dir()}"
-
-    def train(method: str) -> Callable[[], str]:
-        def run() -> str:
-            from toolset.pipeline import train_stage
-
-            trainer = _component("trainer", method, 'toolset-cuda: pip install "toolset-core[cuda]"')
-            run_dir = output / method
-            steps = options.sft_steps if method == "sft" else options.kto_steps
-            stage = config.train
-            if steps:
-                stage = attrs.evolve(stage, **{method: attrs.evolve(getattr(stage, method), max_steps=steps)})
-            parent = None
-            if method == "kto":
-                if not (output / "sft" / "final_model").is_dir():
-                    raise _Skip("KTO continues the SFT adapter, and SFT did not run")
-                parent = output / "sft"
-            # an interrupted stage continues from its last checkpoint
-            resume = (run_dir / "lineage.json").exists()
-            stage_config = attrs.evolve(config, train=stage)
-            train_stage(trainer, stage_config, run_dir, parent=parent, resume=resume, echo=click.echo)
-            rows = [json.loads(line) for line in (run_dir / "logs" / "metrics.jsonl").read_text().splitlines()]
-            return f"{run_dir / 'final_model'} ({loss_change(rows)})"
-
-        return run
-
-    def export() -> str:
-        from toolset.local_apps import ollama_create_command
-        from toolset.models import embedded_model_dir
-        from toolset.pipeline import overwriting
-
-        gguf = _component("exporter", "gguf", 'toolset-core\'s gguf extra: pip install "toolset-core[gguf]"')
-        settings = gguf.config(out_type="q8_0", name="smollm2", overwrite=True)
-        base = gguf.factory(embedded_model_dir(), output / "gguf", settings)
-        lines = [f"base {base}"]
-        name = "smollm2"
-        if trained.is_dir():
-            trainer = _component("trainer", "kto", 'toolset-cuda: pip install "toolset-core[cuda]"')
-            merger = _component("exporter", trainer.merge_exporter, "the plugin of the kto trainer")
-            merger.factory(trained, output / "merged", overwriting(merger))
-            name = "smollm2-tuned"
-            tuned = gguf.factory(output / "merged", output / "gguf", attrs.evolve(settings, name=name))
-            report = json.loads(Path(str(tuned) + ".verify.json").read_text())
-            lines.append(f"tuned {tuned} ({report['detail']})")
-        ollama = _component("exporter", "ollama", "toolset-core")
-        modelfile = ollama.factory(
-            output / "gguf" / f"{name}-q8_0.gguf", output / "ollama", ollama.config(family="chatml", name=name)
-        )
-        lines.append(f"Ollama: {ollama_create_command(modelfile, f'toolset-{name}')}")
-        return "; ".join(lines)
-
-    def evaluate() -> str:
-        from toolset.pipeline import trained_offer
-        from toolset.steps import evaluate
-
-        _component("evaluator", config.eval.evaluator, 'toolset-eval: pip install "toolset-core[eval]"')
-        # both models get the offer the tuned one was trained with, so the two are compared like for like
-        offer, distractors = trained_offer(config, trained if trained.is_dir() else output / "sft" / "final_model")
-        offer = offer or "none"
-        settings = attrs.evolve(
-            config.eval,
-            backend="llamacpp",
-            concurrency=1,
-            limit=options.eval_cases,
-            tools=offer,
-            tool_distractors=distractors,
-        )
-        results = []
-        for label, name in (("base", "smollm2"), ("tuned", "smollm2-tuned")):
-            gguf = output / "gguf" / f"{name}-q8_0.gguf"
-            if not gguf.is_file():
-                continue
-            folder = output / f"eval-{label}"
-            summary = evaluate(
-                gguf,
-                config.eval.prompt_set,
-                settings,
-                evaluator=config.eval.evaluator,
-                output=folder,
-                resume=(folder / "records.jsonl").exists(),
-                tools_trained=offer if label == "tuned" else None,
-                echo=click.echo,
-            )
-            click.echo(f"{label}: accuracy {summary['accuracy']:.1%} ({summary['passed']}/{summary['cases']})")
-            results.append(f"{label} {summary['passed']}/{summary['cases']}")
-        return ", ".join(results) + f" full passes on {config.eval.prompt_set} (tools offered: {offer})"
-
-    def summary() -> str:
-        from toolset.runs import plot_loss
-
-        runs = [output / method for method in ("sft", "kto") if (output / method / "logs" / "metrics.jsonl").is_file()]
-        png = plot_loss(runs, output / "loss.png") if runs else None
-        return f"loss curve {png}" if png else "no training ran: no loss curve"
-
-    quick.stage(1, "validate", validate)
-    quick.stage(2, "model", model)
-    quick.stage(3, "train-sft", train("sft"))
-    quick.stage(4, "train-kto", train("kto"))
-    quick.stage(5, "export", export)
-    quick.stage(6, "evaluate", evaluate)
-    quick.stage(7, "loss-curve", summary)
+    config = quickstart_config(options or QuickstartOptions())
+    if (output / "pipeline.json").exists() and not resume:
+        raise ToolsetError(f"{output} holds an earlier quickstart: add --resume, or choose another --output")
+    state = run_pipeline(config, run_dir=output, resume=resume, echo=click.echo)["stages"]
+    runs = [output / method for method in ("sft", "kto") if (output / method / "logs" / "metrics.jsonl").is_file()]
+    png = plot_loss(runs, output / "loss.png") if runs else None
     click.echo("")
     click.secho("Summary", bold=True)
-    for name, done in quick.state.items():
-        click.echo(f"  {name:<10} {done['result']}")
+    for line in summary_lines(output, state, config):
+        click.echo(f"  {line}")
+    click.echo(f"  {'loss curve':<10} {png or 'no training ran'}")
     lines = improvement_lines(output)
     if lines:
         click.echo("")
@@ -241,6 +115,31 @@ def run_quickstart(output: Path, resume: bool, options: QuickstartOptions | None
         for line in lines:
             click.echo(f"  {line}")
     click.echo(f"\nEverything is under {output}")
+
+
+def summary_lines(output: Path, state: dict[str, Any], config: Any) -> list[str]:
+    """One line per step the pipeline recorded in ``pipeline.json``."""
+    lines = []
+    if "validate" in state:
+        lines.append(f"{'validate':<10} {state['validate'].get('conversations', '?')} conversations valid")
+    for method in ("sft", "kto"):
+        if method in state:
+            metrics = output / method / "logs" / "metrics.jsonl"
+            rows = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
+            lines.append(f"{method:<10} {state[method]['final_model']} ({loss_change(rows)})")
+    if "export-gguf" in state:
+        lines.append(f"{'export':<10} {', '.join(state['export-gguf']['paths'])}")
+        modelfile = output / "export" / "ollama" / "Modelfile"
+        if modelfile.is_file():
+            from toolset.local_apps import ollama_create_command
+
+            lines.append(f"{'Ollama':<10} {ollama_create_command(modelfile, 'toolset-smollm2-tuned')}")
+    results = [f"{label} {state[key]['passed']}/{state[key]['cases']}" for label, key in TWO if key in state]
+    if results:
+        report = _reports(output).get("tuned", {})
+        offer = report.get("metadata", {}).get("tools_offered", config.eval.tools)
+        lines.append(f"{'evaluate':<10} {', '.join(results)} full passes on {config.eval.prompt_set} (tools: {offer})")
+    return lines
 
 
 RUNGS = {
@@ -253,10 +152,13 @@ RUNGS = {
 }
 
 
+TWO = (("base", "eval-base"), ("tuned", "eval"))  # the pipeline's evaluation folders, base and tuned
+
+
 def _reports(output: Path) -> dict[str, dict[str, Any]]:
     reports = {}
-    for label in ("base", "tuned"):
-        path = output / f"eval-{label}" / "report.json"
+    for label, folder in TWO:
+        path = output / folder / "report.json"
         if path.is_file():
             reports[label] = json.loads(path.read_text())
     return reports
