@@ -63,10 +63,9 @@ def quickstart_config(options: QuickstartOptions) -> Any:
     overrides += [f"eval.limit={options.eval_cases}"] if options.eval_cases else []
     config = load_config(None, preset=PRESET, overrides=overrides)
     missing = {
-        "validate": _missing("validator", "schema", '"toolset-core[schemas]"'),
-        "export": _missing("exporter", "gguf", '"toolset-core[gguf]"'),
-        "evaluate": _missing("evaluator", config.eval.evaluator, '"toolset-core[eval]"')
-        or _missing("backend", config.eval.backend, '"toolset-core[eval]"'),
+        "validate": _missing("validator", "schema"),
+        "export": _missing("exporter", "gguf"),
+        "evaluate": _missing("evaluator", config.eval.evaluator) or _missing("backend", config.eval.backend),
     }
     for step, reason in missing.items():
         if reason:
@@ -80,15 +79,15 @@ def quickstart_config(options: QuickstartOptions) -> Any:
     return config
 
 
-def _missing(kind: str, name: str, extra: str) -> str | None:
-    """Why the ``kind`` component ``name`` cannot run here (and how to get it), or None when it can."""
-    from toolset.plugins import get_registries
+def _missing(kind: str, name: str) -> str | None:
+    """Why the ``kind`` component ``name`` cannot run here (naming what to install), or None when it can."""
+    from toolset.steps import usable
 
-    registry = get_registries().for_kind(kind)
-    if name not in registry:
-        return f"no {kind} {name!r} is installed: pip install {extra}"
-    availability = registry.get(name).availability()
-    return None if availability.usable else f"{kind} {name!r} cannot run here: {availability.detail}"
+    try:
+        usable(kind, name, "quickstart")
+    except ToolsetError as exc:
+        return str(exc)
+    return None
 
 
 def run_quickstart(output: Path, resume: bool, options: QuickstartOptions | None = None) -> None:
