@@ -52,9 +52,9 @@ def embedded_hf() -> Path:
 def main() -> None:
     import mlx.core as mx
 
-    from toolset.config import LoraConfig, MlxConfig, MlxStageConfig, load_config
+    from toolset.config import LoraConfig, MlxConfig, load_config
+    from toolset.prepare import load_tokenizer, model_type, prepare, template_for
     from toolset.readers import sample_path
-    from toolset_mlx.data import load_tokenizer, model_type, prepare_stage, resolve_template
     from toolset_mlx.lora import train_adapter
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -80,8 +80,8 @@ def main() -> None:
             overrides=[f"model.name={model}", "dataset.eval_fraction=0", f"model.max_seq_length={args.max_seq_length}"]
         )
         tokenizer = load_tokenizer(model)
-        template, note = resolve_template(tokenizer, model_type=model_type(model))
-        data = prepare_stage(config, MlxStageConfig(name="bench", datasets=[sample]), tokenizer, template)
+        template, note = template_for(tokenizer, config, model_type=model_type(model))
+        data = prepare("sft", config, tokenizer, files=[sample], name="stage bench", template=template)
         rows: list[dict] = []
         started = time.perf_counter()
         train_adapter(

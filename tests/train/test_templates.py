@@ -103,7 +103,7 @@ def test_prompt_tokens_get_label_minus_100_in_trls_dataset(tokenizer, embedded_h
 
 
 def test_a_family_less_template_that_cannot_render_calls_is_refused(tokenizer):
-    from toolset_cuda.data import resolve_template
+    from toolset.prepare import template_for as resolve_template
 
     tokenizer = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
     tokenizer.chat_template = "{% for m in messages %}{{ m.content }}{% endfor %}"

@@ -91,7 +91,8 @@ class Toolset(Component):
 
 @attrs.frozen
 class Formatter(Component):
-    """``factory(conversations, config) -> Iterable[dict]``: training rows for one method."""
+    """``factory(conversations, config) -> Iterable[dict]``: training rows for one method; a result that also
+    has ``skipped`` (findings: the conversations left out, and why) gets them reported by ``toolset.prepare``."""
 
     kind: ClassVar[str] = "formatter"
 

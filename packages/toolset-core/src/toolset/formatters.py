@@ -22,7 +22,6 @@ import attrs
 
 from toolset.config import ToolCallStyle
 from toolset.data import Conversation, Finding, Message, ToolCall
-from toolset.errors import ToolsetError
 
 ToolsMode = Literal["conversation", "none", "used", "distractors", "all"]
 METHODS = ("sft", "kto")
@@ -67,8 +66,19 @@ def offered_tools(
 
 @attrs.define
 class FormatResult:
+    """A formatter's rows (it iterates and counts as them) and the conversations it skipped, with why."""
+
     rows: list[dict[str, Any]]
     skipped: list[Finding] = attrs.Factory(list)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.rows[index]
 
 
 def tool_offer_record(policy: str, distractors: int, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -211,132 +221,21 @@ def format_rows(method: str, conversations: Iterable[Conversation], config: Form
     return (format_sft if method == "sft" else format_kto)(conversations, config)
 
 
-# --- de-duplication and splitting ---------------------------------------------------------------
+# Preparation (de-duplication, splitting, the KTO batch plan) lives in toolset.prepare; the old names stay here.
+_MOVED = (
+    "too_long_finding",
+    "row_key",
+    "deduplicate",
+    "split_rows",
+    "label_counts",
+    "balanced_batches",
+    "kto_weights",
+)
 
 
-def too_long_finding(
-    too_long: Sequence[str], max_length: int, *, policy: str, any_kept: bool, what: str = "example(s)"
-) -> Finding | None:
-    """The trainers' rule for examples over ``max_length`` tokens (``too_long``: "file:line (N tokens)" each):
-    an error when ``policy`` is "error" or nothing is left, else a warning finding that they were left out."""
-    if not too_long:
-        return None
-    where = "; ".join(too_long[:5]) + (f"; and {len(too_long) - 5} more" if len(too_long) > 5 else "")
-    message = f"{len(too_long)} {what} longer than max length {max_length} tokens: {where}"
-    if policy == "error" or not any_kept:
-        raise ToolsetError(
-            message
-            + ". Raise model.max_seq_length / dataset.max_length, or shorten those examples"
-            + ("" if any_kept else " (no example is left)")
-        )
-    return Finding(code="format.too_long", message=message + " — left out", severity="warning")
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from toolset import prepare
 
-
-def row_key(row: dict[str, Any]) -> str:
-    """A content hash of a row (messages or prompt+completion, label, tools); ``source``/``line`` ignored."""
-    content = {key: value for key, value in row.items() if key not in {"source", "line"}}
-    text = json.dumps(_without_ids(content), sort_keys=False, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _without_ids(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_ids(v) for k, v in value.items() if k not in {"id", "tool_call_id"}}
-    if isinstance(value, list):
-        return [_without_ids(item) for item in value]
-    return value
-
-
-def deduplicate(rows: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """Drop exact repeats (same content, whatever the call ids); returns the rows kept and how many were dropped."""
-    seen: set[str] = set()
-    kept = []
-    dropped = 0
-    for row in rows:
-        key = row_key(row)
-        if key in seen:
-            dropped += 1
-            continue
-        seen.add(key)
-        kept.append(row)
-    return kept, dropped
-
-
-def split_rows(
-    rows: Sequence[dict[str, Any]], eval_fraction: float, seed: int
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """A seeded train/eval split; rows with a ``label`` are split per label so both sides keep both labels."""
-    if not 0 <= eval_fraction < 1:
-        raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
-    groups: dict[Any, list[int]] = {}
-    for index, row in enumerate(rows):
-        groups.setdefault(row.get("label"), []).append(index)
-    rng = random.Random(seed)
-    train: list[int] = []
-    evaluation: list[int] = []
-    for key in sorted(groups, key=str):
-        indices = groups[key]
-        rng.shuffle(indices)
-        count = round(len(indices) * eval_fraction)
-        if eval_fraction > 0 and count == 0 and len(indices) >= 10:
-            count = 1
-        evaluation += indices[:count]
-        train += indices[count:]
-    return [rows[i] for i in sorted(train)], [rows[i] for i in sorted(evaluation)]
-
-
-def label_counts(rows: Iterable[dict[str, Any]]) -> dict[bool, int]:
-    counts = {True: 0, False: 0}
-    for row in rows:
-        counts[bool(row["label"])] += 1
-    return counts
-
-
-def balanced_batches(labels: Sequence[bool], batch_size: int, seed: int) -> list[list[int]]:
-    """Plan batches of ``batch_size`` indices so that every batch holds both labels.
-
-    Labels are shuffled (seeded) within each class and dealt round-robin in proportion; when the minority class
-    has fewer examples than there are batches, its examples are reused (cycled) so no batch lacks it.
-    """
-    if batch_size < 2:
-        raise ValueError("a batch must hold at least 2 examples to hold both labels")
-    positives = [i for i, label in enumerate(labels) if label]
-    negatives = [i for i, label in enumerate(labels) if not label]
-    if not positives or not negatives:
-        raise ValueError("both labels are needed")
-    rng = random.Random(seed)
-    rng.shuffle(positives)
-    rng.shuffle(negatives)
-    total = len(labels)
-    batches = max(1, total // batch_size)
-    share = len(positives) / total
-    plan: list[list[int]] = []
-    pos_iter, neg_iter = _cycle(positives), _cycle(negatives)
-    used_pos = used_neg = 0
-    for number in range(batches):
-        want_pos = round((number + 1) * batch_size * share) - used_pos
-        want_pos = min(max(want_pos, 1), batch_size - 1)
-        want_neg = batch_size - want_pos
-        batch = [next(pos_iter) for _ in range(want_pos)] + [next(neg_iter) for _ in range(want_neg)]
-        used_pos += want_pos
-        used_neg += want_neg
-        rng.shuffle(batch)
-        plan.append(batch)
-    rng.shuffle(plan)
-    return plan
-
-
-def _cycle(items: list[int]) -> Iterator[int]:
-    while True:
-        yield from items
-
-
-def kto_weights(labels: Sequence[bool]) -> tuple[float, float]:
-    """(desirable, undesirable) weights so that λ_D·n_D = λ_U·n_U (the KTO paper's recommended balance)."""
-    positives = sum(1 for label in labels if label)
-    negatives = len(labels) - positives
-    if not positives or not negatives:
-        return 1.0, 1.0
-    if positives >= negatives:
-        return 1.0, round(positives / negatives, 4)
-    return round(negatives / positives, 4), 1.0
+        return getattr(prepare, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,6 +15,7 @@ from typing import Any
 
 from toolset.config import RunConfig
 from toolset.errors import ToolsetError
+from toolset.prepare import load_tokenizer
 
 ADAPTER = "default"
 
@@ -75,22 +76,6 @@ def torch_dtype(config: RunConfig, device: str) -> Any:
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float32
     return getattr(torch, name)
-
-
-def model_type(model_dir: Path) -> str | None:
-    try:
-        return json.loads((Path(model_dir) / "config.json").read_text()).get("model_type")
-    except (OSError, ValueError):
-        return None
-
-
-def load_tokenizer(model_dir: Path, config: RunConfig) -> Any:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=config.model.trust_remote_code)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 def adapted_layers(config: RunConfig, model_config: Any) -> list[int] | None:
@@ -155,7 +140,7 @@ def load_for_training(
         notes.append(f"continuing the adapter of {parent_adapter}; TRL keeps a frozen copy as the KTO reference")
     else:
         model = get_peft_model(model, _peft_config(config, model.config))
-    tokenizer = load_tokenizer(model_dir, config)
+    tokenizer = load_tokenizer(model_dir, trust_remote_code=config.model.trust_remote_code)
     return model, tokenizer, notes
 
 

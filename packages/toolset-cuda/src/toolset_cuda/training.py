@@ -22,11 +22,11 @@ from toolset.config import RunConfig
 from toolset.errors import ToolsetError
 from toolset.launch import rank, world_size
 from toolset.models import local_model_dir
+from toolset.prepare import Example, Prepared, kto_weights, load_tokenizer, model_type, prepare
 from toolset.runs import MetricsLog, new_run_id, plot_loss, prepare_run
 from toolset.storage import atomic_directory, atomic_file, check_free_space
 from toolset_cuda import engine as engines
 from toolset_cuda import reporting
-from toolset_cuda.data import PreparedData, prepare_data
 
 Echo = Callable[[str], None]
 
@@ -40,7 +40,7 @@ class Plan:
     model_dir: Path
     engine: str
     engine_detail: str
-    data: PreparedData
+    data: Prepared
     steps: int
     memory: dict[str, float]
     tokenizer: Any = None
@@ -67,8 +67,8 @@ def plan_run(method: str, config: RunConfig, *, echo: Echo = print) -> Plan:
     model_dir = local_model_dir(config.model)
     if not (model_dir / "config.json").is_file():
         raise ToolsetError(f"{config.model.name}: no config.json in {model_dir}: not a Hugging Face model folder")
-    tokenizer = engines.load_tokenizer(model_dir, config)
-    data = prepare_data(method, config, tokenizer, model_type=engines.model_type(model_dir))
+    tokenizer = load_tokenizer(model_dir, trust_remote_code=config.model.trust_remote_code)
+    data = prepare(method, config, tokenizer, model_type=model_type(model_dir))
     settings = _method_settings(config, method)
     per_step = settings.per_device_batch_size * settings.gradient_accumulation_steps * world_size()
     steps = settings.max_steps or max(1, math.ceil(math.ceil(len(data.train) / per_step) * settings.epochs))
@@ -350,11 +350,18 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
 
 
+def _trl_row(row: Any) -> dict[str, Any]:
+    """An SFT :class:`Example` as TRL's tokenized row (labels come from our mask); a KTO row without ``_where``."""
+    if isinstance(row, Example):
+        return {"input_ids": row.input_ids, "assistant_masks": row.mask}
+    return {k: v for k, v in row.items() if k != "_where"}
+
+
 def _build_trainer(method: str, plan: Plan, model: Any, tokenizer: Any, run_dir: Path) -> Any:
     from datasets import Dataset
 
-    def dataset(rows: list[dict[str, Any]]) -> Any:
-        return Dataset.from_list([{k: v for k, v in row.items() if k != "_where"} for row in rows]) if rows else None
+    def dataset(rows: list[Any]) -> Any:
+        return Dataset.from_list([_trl_row(row) for row in rows]) if rows else None
 
     args = _common_args(plan, run_dir)
     train_rows, eval_rows = dataset(plan.data.train), dataset(plan.data.eval)
@@ -369,8 +376,6 @@ def _build_trainer(method: str, plan: Plan, model: Any, tokenizer: Any, run_dir:
             model=model, args=sft_args, train_dataset=train_rows, eval_dataset=eval_rows, processing_class=tokenizer
         )
     from trl import KTOConfig, KTOTrainer
-
-    from toolset.formatters import kto_weights
 
     settings = plan.config.train.kto
     desirable, undesirable = kto_weights([row["label"] for row in plan.data.train])

@@ -2,7 +2,7 @@
 
 ``train_adapter`` trains one stage on rows in mlx-lm's chat format (``{"messages": [...], "tools": [...]}``, the
 same rows the ``sft`` formatter gives the CUDA trainers), rendered with the training chat template and masked
-per token (:mod:`toolset_mlx.data`), through mlx-lm's ``train`` with our batches and loss. It writes
+per token (:mod:`toolset.prepare`), through mlx-lm's ``train`` with our batches and loss. It writes
 ``adapters.safetensors`` and an ``adapter_config.json`` that mlx-lm's own loaders read. ``fuse`` folds the
 adapters into a full model in Hugging Face layout, ready for the core ``gguf`` exporter. mlx and mlx_lm are
 imported inside the functions.
@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from toolset import chat_templates
 from toolset.config import LoraConfig, MlxConfig
 from toolset.errors import ToolsetError
+from toolset.prepare import Example, encode, model_type
 from toolset.storage import atomic_directory, atomic_file
-from toolset_mlx.data import Example, model_type, resolve_template, tokenize
 
 ADAPTER_FILE = "adapters.safetensors"
 PAD_TO = 32
@@ -207,7 +208,7 @@ def as_examples(
     rows: Sequence[dict[str, Any] | Example], tokenizer: Any, template: str, mask_prompt: bool
 ) -> list[Example]:
     return [
-        row if isinstance(row, Example) else tokenize(tokenizer, row, template, mask_prompt=mask_prompt) for row in rows
+        row if isinstance(row, Example) else encode(tokenizer, row, template, mask_prompt=mask_prompt) for row in rows
     ]
 
 
@@ -234,8 +235,8 @@ def train_adapter(
     """Train one stage; ``destination`` (adapters + config) appears only when the stage completed.
 
     Rows are ``sft`` formatter rows (``{"messages", "tools"}``; ``source``/``line`` are dropped) or already
-    tokenized :class:`~toolset_mlx.data.Example` items. ``chat_template``: the template to render rows with
-    (default: :func:`~toolset_mlx.data.resolve_template`'s choice for this model).
+    tokenized :class:`~toolset.prepare.Example` items. ``chat_template``: the template to render rows with
+    (default: :func:`toolset.chat_templates.choose`'s choice for this model).
     """
     import mlx.core as mx
     import mlx.optimizers as optim
@@ -251,7 +252,9 @@ def train_adapter(
     model, tokenizer = load_model(model_path)
     hf_tokenizer = getattr(tokenizer, "_tokenizer", tokenizer)
     if chat_template is None and not all(isinstance(row, Example) for row in [*train_rows, *valid_rows]):
-        chat_template, _ = resolve_template(hf_tokenizer, model_name=str(model_path), model_type=model_type(model_path))
+        chat_template, _ = chat_templates.choose(
+            hf_tokenizer, model_name=str(model_path), model_type=model_type(model_path)
+        )
     train_set = as_examples(train_rows, hf_tokenizer, chat_template or "", mlx.mask_prompt)
     valid_set = as_examples(valid_rows, hf_tokenizer, chat_template or "", mlx.mask_prompt)
     if len(valid_set) < mlx.batch_size:

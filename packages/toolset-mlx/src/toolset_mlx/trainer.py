@@ -2,7 +2,7 @@
 
 Each stage lists its datasets, iterations and learning rate and starts from the previous stage's adapters
 (or ``resume_adapter``). Data goes through the same ``sft`` formatter and chat-template decision as the CUDA
-trainers (:mod:`toolset_mlx.data`). The run directory and metrics rows are toolset's shared layout
+trainers (:mod:`toolset.prepare`). The run directory and metrics rows are toolset's shared layout
 (``toolset.runs``): ``config.yaml``, ``lineage.json``, ``logs/metrics.jsonl``, ``logs/run.log``,
 ``logs/loss.png``, ``final_model/`` — plus ``stages/NAME/`` with each stage's adapters.
 """
@@ -21,9 +21,9 @@ import attrs
 
 from toolset.config import MlxStageConfig, RunConfig
 from toolset.errors import ToolsetError
+from toolset.prepare import Prepared, load_tokenizer, model_type, prepare, template_for
 from toolset.runs import MetricsLog, plot_loss, prepare_run
 from toolset.storage import atomic_directory, atomic_file
-from toolset_mlx.data import load_tokenizer, model_type, prepare_stage, resolve_template
 from toolset_mlx.lora import ADAPTER_FILE, load_model, train_adapter
 
 Echo = Callable[[str], None]
@@ -112,14 +112,8 @@ def _metrics_writer(metrics: MetricsLog, log: RunLog) -> Callable[[dict[str, Any
 
 def _template(config: RunConfig, model_path: Path) -> tuple[Any, str, str]:
     """The tokenizer, the chat template to train with and the note saying which and why."""
-    tokenizer = load_tokenizer(model_path, config.model.trust_remote_code)
-    template, note = resolve_template(
-        tokenizer,
-        style=config.dataset.tool_call_style,
-        override=config.model.chat_template,
-        model_name=config.model.name,
-        model_type=model_type(model_path),
-    )
+    tokenizer = load_tokenizer(model_path, trust_remote_code=config.model.trust_remote_code)
+    template, note = template_for(tokenizer, config, model_type=model_type(model_path))
     return tokenizer, template, note
 
 
@@ -128,6 +122,21 @@ def _local_model(config: RunConfig) -> Path:
     if not (model_path / "config.json").is_file():
         raise ToolsetError(f"{model_path}: not a local model folder (config.json missing); MLX runs need local weights")
     return model_path
+
+
+def stage_data(config: RunConfig, stage: MlxStageConfig, tokenizer: Any, template: str) -> Prepared:
+    """One stage's SFT data through toolset's preparation (tokenized, loss-masked, over-long rows per policy)."""
+    if not stage.datasets:
+        raise ToolsetError(f"stage {stage.name} has no datasets (train.mlx.stages[].datasets or dataset.sft)")
+    return prepare(
+        "sft",
+        config,
+        tokenizer,
+        files=stage.datasets,
+        name=f"stage {stage.name}",
+        template=template,
+        mask_prompt=config.train.mlx.mask_prompt,
+    )
 
 
 def describe(config: RunConfig, options: MlxTrainOptions | None = None) -> list[str]:
@@ -145,7 +154,7 @@ def describe(config: RunConfig, options: MlxTrainOptions | None = None) -> list[
     ]
     for index in chosen:
         stage = stages[index]
-        stats = prepare_stage(config, stage, tokenizer, template, mask_prompt=mlx.mask_prompt).stats
+        stats = stage_data(config, stage, tokenizer, template).stats
         lines.append(
             f"stage {index + 1}/{len(stages)} {stage.name}: {stats['conversations']} conversations, "
             f"{stats['duplicates']} duplicates, {stats['too_long']} over {stats['max_length']} tokens; "
@@ -255,7 +264,7 @@ def train_mlx(
     tool_offer = None
     for index in chosen[len(finished) :]:
         stage = stages[index]
-        data = prepare_stage(config, stage, tokenizer, template, mask_prompt=mlx.mask_prompt)
+        data = stage_data(config, stage, tokenizer, template)
         for finding in data.findings:
             log(f"warning: {finding.message}" + (f" ({finding.source}:{finding.line})" if finding.source else ""))
         stats = data.stats

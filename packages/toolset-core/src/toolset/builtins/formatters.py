@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from toolset.components import Formatter
 from toolset.data import Conversation
-from toolset.formatters import FormatterConfig, format_kto, format_sft
+from toolset.formatters import FormatResult, FormatterConfig, format_kto, format_sft
 from toolset.hookspecs import hookimpl
 
 
-def sft_rows(conversations: Iterable[Conversation], config: FormatterConfig | None) -> list[dict[str, Any]]:
-    return format_sft(conversations, config).rows
+def sft_rows(conversations: Iterable[Conversation], config: FormatterConfig | None) -> FormatResult:
+    return format_sft(conversations, config)
 
 
-def kto_rows(conversations: Iterable[Conversation], config: FormatterConfig | None) -> list[dict[str, Any]]:
-    return format_kto(conversations, config).rows
+def kto_rows(conversations: Iterable[Conversation], config: FormatterConfig | None) -> FormatResult:
+    return format_kto(conversations, config)
 
 
 @hookimpl

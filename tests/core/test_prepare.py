@@ -1,7 +1,9 @@
-"""MLX training data: the sft formatter's rows, the chat-template decision and the per-token loss mask."""
+"""Training-data preparation (toolset.prepare), shared by toolset-cuda and toolset-mlx: the sft formatter's rows,
+the chat-template decision, the per-token loss mask and the length policy."""
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from toolset import chat_templates
@@ -29,7 +31,7 @@ CONVERSATION = {
 
 @pytest.fixture(scope="module")
 def tokenizer(embedded_hf):
-    from toolset_mlx.data import load_tokenizer
+    from toolset.prepare import load_tokenizer
 
     return load_tokenizer(embedded_hf)
 
@@ -38,25 +40,28 @@ def trained_text(tokenizer, example) -> str:
     return tokenizer.decode([token for token, keep in zip(example.input_ids, example.mask, strict=True) if keep])
 
 
-def test_template_decision_matches_cuda(tokenizer):
-    from toolset_mlx.data import resolve_template
+def test_one_template_decision_for_every_trainer(tokenizer):
+    from toolset.config import load_config
+    from toolset.prepare import template_for
 
-    template, note = resolve_template(tokenizer, model_type="llama")
+    template, note = template_for(tokenizer, load_config(), model_type="llama")
     assert template == chat_templates.load("chatml")
     assert "toolset's chatml training template" in note and "cannot render tool calls" in note
     own_with_markers = chat_templates.load("chatml")
     tokenizer_copy = type(tokenizer).from_pretrained(tokenizer.name_or_path)
     tokenizer_copy.chat_template = own_with_markers
-    assert resolve_template(tokenizer_copy)[1].startswith("chat template: the model's own")
-    assert resolve_template(tokenizer, override="llama3")[1] == "chat template: llama3 (set in the config)"
+    assert template_for(tokenizer_copy, load_config())[1].startswith("chat template: the model's own")
+    llama3 = load_config(overrides=["model.chat_template=llama3"])
+    assert template_for(tokenizer, llama3)[1] == "chat template: llama3 (set in the config)"
     with pytest.raises(ToolsetError, match="model.chat_template"):
-        resolve_template(tokenizer, override="nope")
+        template_for(tokenizer, load_config(overrides=["model.chat_template=nope"]))
 
 
 def test_loss_on_every_assistant_turn_only(tokenizer):
-    from toolset_mlx.data import mlx_chat_row, tokenize
+    from toolset.prepare import Example
+    from toolset.prepare import encode as tokenize
 
-    assert set(mlx_chat_row(CONVERSATION)) == {"messages", "tools"}  # source/line never reach mlx-lm
+    assert set(attrs.fields_dict(Example)) == {"input_ids", "mask", "where"}  # source/line never reach a trainer
     example = tokenize(tokenizer, CONVERSATION, chat_templates.load("chatml"))
     assert example.where == "data.jsonl:3" and len(example.mask) == len(example.input_ids)
     text = trained_text(tokenizer, example)
@@ -69,7 +74,7 @@ def test_loss_on_every_assistant_turn_only(tokenizer):
 
 
 def test_template_without_markers_masks_the_prompt_before_the_last_turn(tokenizer):
-    from toolset_mlx.data import tokenize
+    from toolset.prepare import encode as tokenize
 
     plain = chat_templates.without_generation_markers(chat_templates.load("chatml"))
     example = tokenize(tokenizer, CONVERSATION, plain)
@@ -78,28 +83,32 @@ def test_template_without_markers_masks_the_prompt_before_the_last_turn(tokenize
     assert "Make a note" not in text
 
 
-def test_stage_rows_go_through_the_sft_formatter(tmp_path):
-    from toolset.config import MlxStageConfig, load_config
+def test_rows_go_through_the_registered_sft_formatter(tmp_path, tokenizer):
+    from toolset.config import load_config
+    from toolset.prepare import check_files, format_rows, prepare, read
     from toolset.readers import sample_path
-    from toolset_mlx.data import stage_rows
 
     config = load_config(overrides=["dataset.tool_call_style=hermes"])
-    rows, _findings, conversations, duplicates = stage_rows(
-        config, MlxStageConfig(name="s", datasets=[str(sample_path("claudesidian_sft.jsonl"))])
-    )
-    assert conversations == 19 and len(rows) + duplicates <= 19
+    conversations, _findings = read(check_files([sample_path("claudesidian_sft.jsonl")], "stage s"))
+    rows, _skipped = format_rows("sft", conversations, config)
+    data = prepare("sft", config, tokenizer, files=[sample_path("claudesidian_sft.jsonl")], name="stage s")
+    assert data.stats["conversations"] == 19 and data.stats["rows"] + data.stats["duplicates"] <= 19
     assert all("<tool_call>" in row["messages"][-1]["content"] for row in rows if row["messages"][-1].get("content"))
     assert all(row["source"].endswith("claudesidian_sft.jsonl") for row in rows)
     with pytest.raises(ToolsetError, match="not found"):
-        stage_rows(config, MlxStageConfig(name="s", datasets=[str(tmp_path / "missing.jsonl")]))
+        prepare("sft", config, tokenizer, files=[tmp_path / "missing.jsonl"], name="stage s")
 
 
 def test_over_length_examples_are_left_out_or_an_error(tokenizer):
+
     from toolset.config import MlxStageConfig, load_config
+    from toolset.prepare import prepare
     from toolset.readers import sample_path
-    from toolset_mlx.data import prepare_stage
 
     stage = MlxStageConfig(name="s", datasets=[str(sample_path("claudesidian_sft.jsonl"))])
+    prepare_stage = lambda config, stage, tokenizer, template: prepare(  # noqa: E731
+        "sft", config, tokenizer, files=stage.datasets, name=f"stage {stage.name}", template=template
+    )
     template = chat_templates.load("chatml")
     full = prepare_stage(load_config(overrides=["dataset.eval_fraction=0"]), stage, tokenizer, template)
     lengths = sorted(len(example) for example in full.train)
