@@ -390,7 +390,7 @@ def correct_answer_tokens(set_name: str) -> list[int]:
     expects a call: how long the answers of a model that gets them right are, to set ``--max-tokens`` by."""
     from transformers import AutoTokenizer
 
-    from toolset.models import embedded_model_dir
+    from toolset.weights.models import embedded_model_dir
     from toolset_eval.prompts import load_prompt_set
 
     tokenizer = AutoTokenizer.from_pretrained(embedded_model_dir())
@@ -462,8 +462,8 @@ def bench_end_to_end(
     ``kind`` (on ``gguf``, or ``hf_model`` for transformers serve and vLLM; default: the embedded model), or (``kind``
     "transformers") the in-process transformers backend on ``hf_model``. ``bare``: each round also posts the
     same requests without toolset (``bare_rate``) at 1 and 4, the server's own rates to compare with."""
-    from toolset.models import embedded_model_dir
-    from toolset_eval.configs import OpenAIConfig, TransformersConfig
+    from toolset.weights.models import embedded_model_dir
+    from toolset_eval.backend_config import OpenAIConfig, TransformersConfig
     from toolset_eval.llamacpp import embedded_gguf
     from toolset_eval.plugin import openai_client, transformers_client
     from toolset_eval.prompts import load_prompt_set
@@ -573,7 +573,7 @@ def start_parallel_server(latency_s: float, answers: dict[str, str]) -> tuple[An
 
 
 def bench_parallel_server(latency_ms: float, rounds: int) -> dict[str, Any]:
-    from toolset_eval.configs import OpenAIConfig
+    from toolset_eval.backend_config import OpenAIConfig
     from toolset_eval.plugin import openai_client
     from toolset_eval.prompts import load_prompt_set
     from toolset_eval.runner import RunSettings, run_cases
@@ -687,7 +687,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:  # a random model's GGUF lives here, removed however the run ends
         gguf, hf_model = args.gguf, args.hf_model
         if args.random_gguf and servers:
-            from toolset.models import embedded_model_dir
+            from toolset.weights.models import embedded_model_dir
 
             tokenizer = args.tokenizer or embedded_model_dir()
             hf_model = random_model(args.random_gguf, tokenizer, Path(scratch) / f"random-{args.random_gguf}")

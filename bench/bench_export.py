@@ -19,8 +19,8 @@ CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 from toolset.builtins.exporters import export_gguf
-from toolset.gguf_export import GGUFExportConfig
-from toolset.verify import verify_gguf
+from toolset.weights.gguf_export import GGUFExportConfig
+from toolset.weights.verify import verify_gguf
 source, out, out_type = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 start = time.perf_counter()
 path = export_gguf(source, out, GGUFExportConfig(out_type=out_type, verify=False))
@@ -35,7 +35,7 @@ print(json.dumps({"export_s": export_s, "peak_mib": peak, "size_mib": path.stat(
 
 
 def main() -> None:
-    from toolset.models import embedded_model_dir
+    from toolset.weights.models import embedded_model_dir
 
     source = embedded_model_dir()  # converted once from the embedded GGUF (cached)
     print(f"model: {source}")

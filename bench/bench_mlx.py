@@ -44,7 +44,7 @@ def tiny_model(tokenizer_dir: Path, destination: Path) -> Path:
 
 def embedded_hf() -> Path:
     """The embedded SmolLM2-135M-Instruct as a Hugging Face folder (converted into the cache on first use)."""
-    from toolset.models import embedded_model_dir
+    from toolset.weights.models import embedded_model_dir
 
     return embedded_model_dir()
 
@@ -53,8 +53,8 @@ def main() -> None:
     import mlx.core as mx
 
     from toolset.config import LoraConfig, MlxConfig, load_config
-    from toolset.prepare import load_tokenizer, model_type, prepare, template_for
-    from toolset.readers import sample_path
+    from toolset.data.prepare import load_tokenizer, model_type, prepare, template_for
+    from toolset.data.readers import sample_path
     from toolset_mlx.lora import train_adapter
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

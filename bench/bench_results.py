@@ -85,7 +85,7 @@ def upstream_files() -> tuple[list[Path], list[Path], list[Path]]:
 
 def check_held_out(training: list[Path], sets: list[str | Path]) -> int:
     """No evaluation question may appear as a user turn of a training file (exits with the offending case)."""
-    from toolset.readers import read_conversations
+    from toolset.data.readers import read_conversations
     from toolset_eval.prompts import load_prompt_set
 
     questions = {
@@ -115,7 +115,7 @@ def without_evaluation_cases(training: list[Path], sets: list[str | Path], folde
     """The training files with every conversation whose user turn is an evaluation question left out (copies
     under ``folder`` where any was; the file itself where none was), and how many lines were left out.
     ../shared's KTO parts hold 17 questions of its behaviour prompt set (34 lines)."""
-    from toolset.readers import read_conversations
+    from toolset.data.readers import read_conversations
 
     questions = evaluation_questions(sets)
     kept, removed = [], 0
@@ -175,8 +175,8 @@ def train_stage(method: str, config: Any, run_dir: Path, parent: Path | None = N
 def export(run_dir: Path | None, config: Any, destination: Path, name: str) -> Path:
     """The model as a q8_0 GGUF: the base model itself, or base + the run's adapter merged."""
     from toolset.builtins.exporters import export_gguf
-    from toolset.gguf_export import GGUFExportConfig
-    from toolset.models import local_model_dir
+    from toolset.weights.gguf_export import GGUFExportConfig
+    from toolset.weights.models import local_model_dir
 
     path = destination / f"{name}-q8_0.gguf"
     if path.is_file():
@@ -295,19 +295,19 @@ def run_upstream(args: argparse.Namespace, output: Path) -> tuple[list[Row], dic
 
 def trained_offer(policy: str) -> str:
     """The evaluation offer that matches a training policy (``used`` -> ``expected``)."""
-    from toolset.formatters import EVAL_OFFER
+    from toolset.data.formatters import EVAL_OFFER
 
     return EVAL_OFFER.get(policy, policy)
 
 
 def trained_eval_offer(config: Any) -> tuple[str, int]:
-    from toolset.formatters import EVAL_OFFER
+    from toolset.data.formatters import EVAL_OFFER
 
     return EVAL_OFFER[config.dataset.tools], config.dataset.tool_distractors
 
 
 def run_policies(args: argparse.Namespace, output: Path) -> tuple[list[Row], dict[str, Any]]:
-    from toolset.readers import sample_path
+    from toolset.data.readers import sample_path
 
     sft = sample_path("quickstart_sft.jsonl")
     sets: list[str | Path] = list(SHIPPED_SETS)

@@ -45,8 +45,8 @@ def long_samples(source: Path, destination: Path, min_tokens: int, tokenizer_dir
     import transformers
 
     from toolset.data import Conversation
-    from toolset.readers import read_conversations
-    from toolset.writers import write_conversations
+    from toolset.data.readers import read_conversations
+    from toolset.data.writers import write_conversations
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_dir)
 
@@ -131,7 +131,7 @@ def peak_memory_mib() -> float:
 
 def child(args: argparse.Namespace) -> dict:
     from toolset.config import load_config
-    from toolset.readers import sample_path
+    from toolset.data.readers import sample_path
 
     engine = "unsloth" if args.variant == "unsloth" else "transformers"
     overrides = [
@@ -242,17 +242,17 @@ def main() -> None:
         if args.random_model:
             tokenizer = args.tokenizer
             if tokenizer is None:
-                from toolset.models import embedded_model_dir
+                from toolset.weights.models import embedded_model_dir
 
                 tokenizer = embedded_model_dir()
             model = str(random_model(args.random_model, Path(tokenizer), Path(scratch) / f"random-{args.random_model}"))
         elif model is None:
-            from toolset.models import embedded_model_dir
+            from toolset.weights.models import embedded_model_dir
 
             model = str(embedded_model_dir())
         if args.min_tokens:
-            from toolset.models import embedded_model_dir
-            from toolset.readers import sample_path
+            from toolset.data.readers import sample_path
+            from toolset.weights.models import embedded_model_dir
 
             tokenizer_dir = args.tokenizer or (Path(model) if not args.random_model else embedded_model_dir())
             for method in ("sft", "kto"):

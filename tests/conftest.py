@@ -98,7 +98,7 @@ def fresh_plugins(monkeypatch):
 def embedded_hf(tmp_path_factory) -> Path:
     """SmolLM2-135M-Instruct converted from the embedded GGUF to a Hugging Face folder (numpy only)."""
     from toolset.errors import ToolsetError
-    from toolset.models import embedded_gguf, gguf_to_hf
+    from toolset.weights.models import embedded_gguf, gguf_to_hf
 
     try:
         source = embedded_gguf()

@@ -128,7 +128,7 @@ def tiny_mistral(destination: Path, *, legacy: bool = False, dtype: str = "float
     saved by transformers' LlamaTokenizer, and the project's Mistral chat template ([INST], [TOOL_CALLS])."""
     import transformers
 
-    from toolset.chat_templates import load
+    from toolset.weights.chat_templates import load
 
     sp_model = train_sentencepiece(destination)
     tokenizer = transformers.LlamaTokenizer.from_pretrained(destination, legacy=legacy, add_bos_token=True)
@@ -178,7 +178,7 @@ def tiny_gemma(destination: Path, *, dtype: str = "float32", sliding_window: int
     import torch
     import transformers
 
-    from toolset.chat_templates import load
+    from toolset.weights.chat_templates import load
 
     train_gemma_sentencepiece(destination)
     tokenizer = transformers.GemmaTokenizer.from_pretrained(destination, add_bos_token=True)
@@ -217,7 +217,7 @@ def tiny_gpt_oss(embedded_hf: Path, destination: Path, *, dtype: str = "float32"
     gpt-oss), and a harmony chat template without generation markers, like the real model's own."""
     import transformers
 
-    from toolset.chat_templates import load, without_generation_markers
+    from toolset.weights.chat_templates import load, without_generation_markers
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(embedded_hf))
     tokenizer.add_special_tokens({"additional_special_tokens": HARMONY_CONTROL})

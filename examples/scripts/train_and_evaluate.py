@@ -75,11 +75,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     from toolset.builtins.exporters import export_gguf
     from toolset.config import load_config
-    from toolset.gguf_export import GGUFExportConfig
-    from toolset.local_apps import OllamaConfig, export_ollama, ollama_create_command
-    from toolset.quickstart import accuracy_table
-    from toolset.readers import sample_path
+    from toolset.data.readers import sample_path
+    from toolset.publish.local_apps import OllamaConfig, export_ollama, ollama_create_command
     from toolset.runs import plot_loss
+    from toolset.runs.quickstart import accuracy_table
+    from toolset.weights.gguf_export import GGUFExportConfig
 
     output: Path = args.output.resolve()
     output.mkdir(parents=True, exist_ok=True)
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     from toolset_cuda.engine import prime
 
     prime(config)  # on an NVIDIA GPU with Unsloth: import it before transformers and TRL
-    from toolset.models import local_model_dir
+    from toolset.weights.models import local_model_dir
     from toolset_cuda.exporters import MergedExportConfig, export_merged_16bit
 
     sft_dir = train("sft", config, output / "sft")

@@ -121,7 +121,7 @@ def test_validate_imports_no_other_plugin():
     script = (
         "import json, sys\n"
         "from toolset.cli import main\n"
-        "from toolset.readers import sample_path\n"
+        "from toolset.data.readers import sample_path\n"
         "try:\n"
         "    main(['validate', str(sample_path('claudesidian_sft.jsonl')), '--json', '--no-progress'])\n"
         "except SystemExit as exc:\n"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from toolset.data.readers import sample_path
 from toolset.errors import ToolsetError
-from toolset.readers import sample_path
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def toolset(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def gemma_gguf() -> Path:
-    from toolset.models import embedded_gguf
+    from toolset.weights.models import embedded_gguf
 
     try:
         return embedded_gguf("gemma3-270m")
@@ -49,7 +49,7 @@ def gemma_gguf() -> Path:
 
 @pytest.fixture(scope="module")
 def gemma_hf(gemma_gguf) -> Path:
-    from toolset.models import embedded_model_dir
+    from toolset.weights.models import embedded_model_dir
 
     return embedded_model_dir("gemma3-270m")  # converted once into the cache (about a minute), then reused
 
@@ -58,7 +58,7 @@ def test_the_embedded_gemma_is_a_gemma3_text_folder(gemma_gguf, gemma_hf):
     from transformers import AutoConfig, AutoTokenizer
 
     from toolset.config import ModelConfig
-    from toolset.models import GEMMA3_270M, embedded_model_dir, local_model_dir
+    from toolset.weights.models import GEMMA3_270M, embedded_model_dir, local_model_dir
 
     assert gemma_gguf.stat().st_size == 253_113_024
     assert local_model_dir(ModelConfig(name=GEMMA3_270M, source="embedded")) == gemma_hf
@@ -87,8 +87,8 @@ def test_transformers_on_the_folder_agrees_with_llama_cpp_on_the_original_gguf(g
     from llama_cpp import Llama
     from transformers import AutoTokenizer
 
-    from toolset.storage import captured_native_output
-    from toolset.verify import CHAT, CHAT_TOOLS, hf_greedy, llama_greedy
+    from toolset.runs.storage import captured_native_output
+    from toolset.weights.verify import CHAT, CHAT_TOOLS, hf_greedy, llama_greedy
 
     tokenizer = AutoTokenizer.from_pretrained(gemma_hf)
     with captured_native_output():
@@ -153,7 +153,7 @@ def test_the_tuned_gemma_exports_to_a_gguf_llama_cpp_runs_like_transformers(expo
     assert report["agreement"] >= 0.75, report  # q8_0 against the merged float16 weights
     from llama_cpp import Llama
 
-    from toolset.storage import captured_native_output
+    from toolset.runs.storage import captured_native_output
 
     with captured_native_output():  # llama.cpp reads the metadata of a 262k-token vocabulary faster than GGUFReader
         metadata = Llama(model_path=str(exported), vocab_only=True, verbose=False).metadata

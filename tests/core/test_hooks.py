@@ -253,7 +253,7 @@ def test_conformance_kit_checks_what_the_pipeline_reads_from_a_trainer():
 
 
 def test_the_architecture_page_lists_every_component_kind():
-    from toolset.plugin_manager import HOOKS
+    from toolset.plugins.manager import HOOKS
 
     page = (REPO / "docs" / "architecture.md").read_text()
     listed = dict(re.findall(r"^\| `(\w+)` \| `(register_\w+)` \|", page, flags=re.MULTILINE))

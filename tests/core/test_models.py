@@ -8,7 +8,7 @@ import pytest
 
 from toolset.config import ModelConfig
 from toolset.errors import ToolsetError
-from toolset.models import embedded_gguf, embedded_model_dir, gguf_to_hf, local_model_dir
+from toolset.weights.models import embedded_gguf, embedded_model_dir, gguf_to_hf, local_model_dir
 
 
 @pytest.mark.slow
@@ -67,7 +67,7 @@ def test_local_and_missing_models(tmp_path):
 def test_embedded_models_are_named_by_hub_id_or_short_name(monkeypatch):
     import attrs
 
-    from toolset import models
+    from toolset.weights import models
 
     assert models.embedded_model().name == models.EMBEDDED_MODEL  # the default stays SmolLM2
     assert models.embedded_model("gemma3-270m") == models.embedded_model(models.GEMMA3_270M)
@@ -86,11 +86,11 @@ def test_a_gemma3_gguf_converts_back_to_the_same_model_and_tokenizer(tmp_path):
     1 + w shift undone) and a tokenizer.json built from the SentencePiece vocabulary that tokenizes alike."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("sentencepiece")
-    from model_factory import tiny_gemma
+    from tests.model_factory import tiny_gemma
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from toolset.gguf_export import convert
-    from toolset.verify import CHAT, CHAT_TOOLS
+    from toolset.weights.gguf_export import convert
+    from toolset.weights.verify import CHAT, CHAT_TOOLS
 
     original = tiny_gemma(tmp_path / "tiny-gemma3")
     back = gguf_to_hf(convert(original, tmp_path / "g.gguf", "f32"), tmp_path / "back")

@@ -162,7 +162,8 @@ def test_bad_stages_are_one_clear_message_before_anything_runs(pipeline, tmp_pat
 
 
 def test_a_trainer_of_a_missing_distribution_names_the_install_command(pipeline, tmp_path, monkeypatch):
-    from toolset import plugins, registry
+    from toolset import plugins
+    from toolset.plugins import registry
 
     real = registry.installed_version
     monkeypatch.setattr(registry, "installed_version", lambda d: None if d == "toolset-mlx" else real(d))
@@ -258,7 +259,7 @@ def test_the_pipeline_runs_end_to_end_through_component_objects_without_click(fr
     import click
 
     from toolset.config import load_config
-    from toolset.pipeline import run_pipeline
+    from toolset.runs.pipeline import run_pipeline
 
     def no_click(*args, **kwargs):
         raise AssertionError("a command line was invoked inside the pipeline")
@@ -270,7 +271,7 @@ def test_the_pipeline_runs_end_to_end_through_component_objects_without_click(fr
     fresh_plugins.register_plugin(StagePlugin(), "stage-plugin")
     fresh_plugins.register_plugin(ObjectsPlugin(), "objects-plugin")
     CALLS.clear()
-    from toolset.readers import sample_path
+    from toolset.data.readers import sample_path
 
     base = tmp_path / "base-model"
     base.mkdir()
@@ -306,7 +307,7 @@ def test_the_pipeline_runs_end_to_end_through_component_objects_without_click(fr
 
 
 def test_training_data_that_does_not_validate_stops_the_pipeline_before_training(pipeline, tmp_path):
-    from toolset.readers import sample_path
+    from toolset.data.readers import sample_path
 
     line = sample_path("quickstart_sft.jsonl").read_text().splitlines()[0]
     call = json.loads(line)["conversations"][2]["tool_calls"][0]["function"]["name"]

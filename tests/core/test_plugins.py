@@ -67,7 +67,7 @@ def test_every_project_distribution_loads(fresh_plugins):
 
 
 def test_unknown_trainer_names_the_install_command(fresh_plugins, monkeypatch):
-    from toolset import registry
+    from toolset.plugins import registry
 
     real = registry.installed_version
     monkeypatch.setattr(registry, "installed_version", lambda d: None if d == "toolset-cuda" else real(d))
@@ -161,7 +161,7 @@ def test_plugin_that_fails_to_import_is_reported(fresh_plugins, monkeypatch):
     import importlib.metadata
 
     broken = importlib.metadata.EntryPoint(name="broken-plugin", value="toolset_no_such_module.plugin", group="toolset")
-    from toolset import plugin_candidates
+    from toolset.plugins import candidates as plugin_candidates
 
     real = plugin_candidates.plugin_entry_points
     monkeypatch.setattr(plugin_candidates, "plugin_entry_points", lambda: [*real(), broken])
@@ -231,7 +231,7 @@ def test_an_undeclared_plugin_loads_with_any_other(fresh_plugins, monkeypatch):
     import importlib.metadata
 
     undeclared = importlib.metadata.EntryPoint(name="echo-ep", value=f"{__name__}:ECHO_PLUGIN", group="toolset")
-    from toolset import plugin_candidates
+    from toolset.plugins import candidates as plugin_candidates
 
     real = plugin_candidates.plugin_entry_points
     monkeypatch.setattr(plugin_candidates, "plugin_entry_points", lambda: [*real(), undeclared])

@@ -1,4 +1,4 @@
-"""Training-data preparation (toolset.prepare), shared by toolset-cuda and toolset-mlx: the sft formatter's rows,
+"""Training-data preparation (toolset.data.prepare), shared by toolset-cuda and toolset-mlx: the sft formatter's rows,
 the chat-template decision, the per-token loss mask and the length policy."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from toolset import chat_templates
 from toolset.errors import ToolsetError
+from toolset.weights import chat_templates
 
 CONVERSATION = {
     "messages": [
@@ -31,7 +31,7 @@ CONVERSATION = {
 
 @pytest.fixture(scope="module")
 def tokenizer(embedded_hf):
-    from toolset.prepare import load_tokenizer
+    from toolset.data.prepare import load_tokenizer
 
     return load_tokenizer(embedded_hf)
 
@@ -42,7 +42,7 @@ def trained_text(tokenizer, example) -> str:
 
 def test_one_template_decision_for_every_trainer(tokenizer):
     from toolset.config import load_config
-    from toolset.prepare import template_for
+    from toolset.data.prepare import template_for
 
     template, note = template_for(tokenizer, load_config(), model_type="llama")
     assert template == chat_templates.load("chatml")
@@ -58,8 +58,8 @@ def test_one_template_decision_for_every_trainer(tokenizer):
 
 
 def test_loss_on_every_assistant_turn_only(tokenizer):
-    from toolset.prepare import Example
-    from toolset.prepare import encode as tokenize
+    from toolset.data.prepare import Example
+    from toolset.data.prepare import encode as tokenize
 
     assert set(attrs.fields_dict(Example)) == {"input_ids", "mask", "where"}  # source/line never reach a trainer
     example = tokenize(tokenizer, CONVERSATION, chat_templates.load("chatml"))
@@ -74,7 +74,7 @@ def test_loss_on_every_assistant_turn_only(tokenizer):
 
 
 def test_template_without_markers_masks_the_prompt_before_the_last_turn(tokenizer):
-    from toolset.prepare import encode as tokenize
+    from toolset.data.prepare import encode as tokenize
 
     plain = chat_templates.without_generation_markers(chat_templates.load("chatml"))
     example = tokenize(tokenizer, CONVERSATION, plain)
@@ -85,8 +85,8 @@ def test_template_without_markers_masks_the_prompt_before_the_last_turn(tokenize
 
 def test_rows_go_through_the_registered_sft_formatter(tmp_path, tokenizer):
     from toolset.config import load_config
-    from toolset.prepare import check_files, format_rows, prepare, read
-    from toolset.readers import sample_path
+    from toolset.data.prepare import check_files, format_rows, prepare, read
+    from toolset.data.readers import sample_path
 
     config = load_config(overrides=["dataset.tool_call_style=hermes"])
     conversations, _findings = read(check_files([sample_path("claudesidian_sft.jsonl")], "stage s"))
@@ -102,8 +102,8 @@ def test_rows_go_through_the_registered_sft_formatter(tmp_path, tokenizer):
 def test_over_length_examples_are_left_out_or_an_error(tokenizer):
 
     from toolset.config import MlxStageConfig, load_config
-    from toolset.prepare import prepare
-    from toolset.readers import sample_path
+    from toolset.data.prepare import prepare
+    from toolset.data.readers import sample_path
 
     stage = MlxStageConfig(name="s", datasets=[str(sample_path("claudesidian_sft.jsonl"))])
     prepare_stage = lambda config, stage, tokenizer, template: prepare(  # noqa: E731

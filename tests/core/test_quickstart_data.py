@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from toolset.readers import read_conversations, sample_path
+from toolset.data.readers import read_conversations, sample_path
 
 SCRIPT = Path(__file__).resolve().parents[2] / "packages" / "toolset-core" / "scripts" / "generate_quickstart_data.py"
 FILES = ("quickstart_sft.jsonl", "quickstart_kto.jsonl")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolset.quickstart import loss_change
+from toolset.runs.quickstart import loss_change
 
 
 def rows(*losses: float, every: int = 4) -> list[dict]:
@@ -52,7 +52,7 @@ def _write(output, label, codes_per_case):
 
 
 def test_the_summary_says_what_training_changed_rung_by_rung(tmp_path):
-    from toolset.quickstart import improvement_lines
+    from toolset.runs.quickstart import improvement_lines
 
     _write(tmp_path, "base", [("vault", ["parse.no_tool_call"]), ("vault", ["parse.no_tool_call"]), ("none", [])])
     _write(tmp_path, "tuned", [("vault", ["call.unknown_tool"]), ("vault", []), ("none", [])])
@@ -74,7 +74,7 @@ def test_the_summary_says_what_training_changed_rung_by_rung(tmp_path):
 def test_reports_without_a_ladder_fall_back_to_accuracy_per_agent(tmp_path):
     import json
 
-    from toolset.quickstart import improvement_lines
+    from toolset.runs.quickstart import improvement_lines
 
     for folder in ("eval-base", "eval"):
         (tmp_path / folder).mkdir()

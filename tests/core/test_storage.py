@@ -3,7 +3,7 @@
 import pytest
 
 from toolset.errors import ToolsetError
-from toolset.storage import atomic_directory, atomic_file
+from toolset.runs.storage import atomic_directory, atomic_file
 
 
 def test_atomic_directory_appears_only_on_success(tmp_path):

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from toolset.components import ToolCatalog, ToolSpec
-from toolset_eval.configs import LMStudioConfig, OllamaConfig
+from toolset_eval.backend_config import LMStudioConfig, OllamaConfig
 from toolset_eval.ollama import OllamaClient
 from toolset_eval.plugin import lmstudio_client
 from toolset_eval.prompts import parse_prompt_set

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from toolset.components import ChatResponse
-from toolset_eval.configs import LlamaCppConfig
+from toolset_eval.backend_config import LlamaCppConfig
 from toolset_eval.errors import BackendError
 from toolset_eval.llamacpp import LlamaCppClient
 from toolset_eval.plugin import llamacpp_client

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from toolset.components import ChatResponse
-from toolset_eval.configs import OllamaConfig
+from toolset_eval.backend_config import OllamaConfig
 from toolset_eval.errors import BackendError, BackendResponseError
 from toolset_eval.ollama import OllamaClient
 from toolset_eval.parsing import parse_response

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from toolset.components import ChatResponse
-from toolset_eval.configs import OllamaConfig
+from toolset_eval.backend_config import OllamaConfig
 from toolset_eval.ollama import OllamaClient
 from toolset_eval.parsing import ParseResult, parse_response
 

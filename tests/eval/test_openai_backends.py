@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from toolset.components import ChatResponse
-from toolset_eval.configs import LMStudioConfig, OpenAIConfig
+from toolset_eval.backend_config import LMStudioConfig, OpenAIConfig
 from toolset_eval.errors import BackendError, BackendResponseError
 from toolset_eval.parsing import ParseResult, parse_response
 from toolset_eval.plugin import lmstudio_client, openai_client

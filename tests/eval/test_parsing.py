@@ -298,9 +298,9 @@ def test_what_the_harmony_training_template_teaches_parses_back(style):
     """The assistant turn as toolset's harmony template renders it (after <|start|>assistant) gives the calls."""
     from transformers.utils.chat_template_utils import render_jinja_template
 
-    from toolset.chat_templates import load
     from toolset.data import Message, ToolCall
-    from toolset.formatters import messages_for
+    from toolset.data.formatters import messages_for
+    from toolset.weights.chat_templates import load
 
     def render(messages, generation_prompt=False):
         out = render_jinja_template([messages], chat_template=load("harmony"), add_generation_prompt=generation_prompt)

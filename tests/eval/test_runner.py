@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from toolset.components import ToolCatalog, ToolSpec
-from toolset_eval.configs import OllamaConfig
+from toolset_eval.backend_config import OllamaConfig
 from toolset_eval.ollama import OllamaClient
 from toolset_eval.prompts import parse_prompt_set
 from toolset_eval.runner import RECORDS_FILE, RunError, RunSettings, read_records, run_cases

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from toolset_eval.configs import OpenAIConfig
+from toolset_eval.backend_config import OpenAIConfig
 from toolset_eval.plugin import openai_client
 from toolset_eval.prompts import load_prompt_set
 from toolset_eval.runner import RunSettings, run_cases

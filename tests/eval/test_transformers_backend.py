@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from model_factory import tiny_model
+from tests.model_factory import tiny_model
 
 from toolset.components import ChatResponse
 from toolset_eval import hf
-from toolset_eval.configs import TransformersConfig
+from toolset_eval.backend_config import TransformersConfig
 from toolset_eval.errors import BackendError
 from toolset_eval.hf import TransformersClient
 from toolset_eval.parsing import parse_response
@@ -84,9 +84,9 @@ def test_embedded_model_chats_with_tools_deterministically(embedded_hf):
 
 
 def test_default_model_is_the_embedded_one(embedded_hf, monkeypatch):
-    import toolset.models
+    import toolset.weights.models
 
-    monkeypatch.setattr(toolset.models, "embedded_model_dir", lambda: embedded_hf)
+    monkeypatch.setattr(toolset.weights.models, "embedded_model_dir", lambda: embedded_hf)
     assert TransformersClient().list_models() == [embedded_hf.name]
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from toolset.errors import ToolsetError
-from toolset_eval.configs import LMStudioConfig, OllamaConfig, OpenAIConfig
+from toolset_eval.backend_config import LMStudioConfig, OllamaConfig, OpenAIConfig
 from toolset_eval.errors import BackendConnectionError, BackendError, BackendTimeoutError
 from toolset_eval.ollama import OllamaClient
 from toolset_eval.plugin import lmstudio_client, openai_client

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from toolset.data import Conversation, Message, ToolCall
-from toolset.readers import read_conversations, sample_path
-from toolset.writers import write_conversations
+from toolset.data.readers import read_conversations, sample_path
+from toolset.data.writers import write_conversations
 from toolset_schemas.coverage import Coverage, agents_of, coverage_files
 
 from .conftest import context

@@ -12,7 +12,7 @@ from hypothesis_jsonschema import from_schema
 from toolset.components import ToolCatalog, ToolSpec
 from toolset.data import ToolCall
 from toolset_schemas import claudesidian
-from toolset_schemas.engine import compile_schema, compile_validator
+from toolset_schemas.schema_compiler import compile_schema, compile_validator
 from toolset_schemas.validator import Validator
 
 NAMES = [tool.name for tool in claudesidian.catalog().tools]
@@ -150,7 +150,7 @@ def test_missing_required_names_are_reported_once():
 
 
 def test_unresolvable_refs():
-    from toolset_schemas.engine import unresolvable_refs
+    from toolset_schemas.schema_compiler import unresolvable_refs
 
     inside = {
         "$defs": {"id": {"type": "string"}, "named": {"$anchor": "named"}},

@@ -8,7 +8,9 @@ from toolset_schemas.validator import validate_files
 
 from .test_claudesidian_data import SFT_NAMES_NOT_IN_SCHEMAS
 
-pytest.importorskip("toolset.readers", reason="the core conversation reader (toolset.readers) is not there yet")
+pytest.importorskip(
+    "toolset.data.readers", reason="the core conversation reader (toolset.data.readers) is not there yet"
+)
 
 
 def test_sft_data_is_almost_entirely_valid(upstream_data):

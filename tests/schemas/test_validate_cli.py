@@ -10,7 +10,9 @@ from click.testing import CliRunner
 
 from .conftest import BULLET_PROMPT, context
 
-pytest.importorskip("toolset.readers", reason="the core conversation reader (toolset.readers) is not there yet")
+pytest.importorskip(
+    "toolset.data.readers", reason="the core conversation reader (toolset.data.readers) is not there yet"
+)
 
 
 def record(name="vaultManager_createFolder", label=None, **arguments):
@@ -119,7 +121,7 @@ def test_progress_bar_goes_to_stderr_only(tmp_path):
 def test_progress_follows_line_numbers(tmp_path):
     import io
 
-    from toolset.readers import read_conversations
+    from toolset.data.readers import read_conversations
     from toolset_schemas.validator import count_lines, with_progress
 
     path = write(tmp_path, record(), "", record(), "{bad")  # a blank and a broken line are counted too

@@ -12,7 +12,9 @@ from toolset_schemas.validator import choose_jobs, split_lines, validate_files
 
 from .test_validate_cli import record, validate
 
-pytest.importorskip("toolset.readers", reason="the core conversation reader (toolset.readers) is not there yet")
+pytest.importorskip(
+    "toolset.data.readers", reason="the core conversation reader (toolset.data.readers) is not there yet"
+)
 
 
 @pytest.fixture
@@ -166,7 +168,7 @@ def test_progress_of_the_first_span_advances_over_the_whole_file(tmp_path, monke
 
     import tqdm
 
-    from toolset.readers import read_conversations
+    from toolset.data.readers import read_conversations
 
     steps = []
     monkeypatch.setattr(tqdm.tqdm, "update", lambda self, n=1: steps.append(n))

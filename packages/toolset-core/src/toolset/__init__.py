@@ -2,10 +2,16 @@
 
 ``import toolset`` stays light (no torch, transformers, trl, mlx or llama_cpp): heavy libraries are
 imported by the plugins that need them, when they run.
+
+Sub-packages: ``toolset.plugins`` (plugin loading), ``toolset.data`` (the data model; reading, writing,
+formatting and preparing training data), ``toolset.runs`` (run folders, the pipeline and quickstart),
+``toolset.weights`` (models, chat templates, GGUF export), ``toolset.publish`` (Hub, Ollama, LM Studio) and
+``toolset.cli``; ``hookspecs``, ``components``, ``config``, ``errors`` and ``testing`` stay at the top.
 """
 
 from __future__ import annotations
 
+from toolset import _moved
 from toolset.components import (
     Availability,
     Backend,
@@ -25,12 +31,14 @@ from toolset.components import (
 from toolset.errors import ConfigError, ToolsetError, UnknownComponentError
 from toolset.hookspecs import hookimpl
 
+_moved.install()  # old module paths (toolset.pipeline, toolset.gguf_export...) still import
+
 
 def __getattr__(name: str) -> str:
-    """``__version__``, read on first use by :func:`toolset.versions.installed_version`."""
+    """``__version__``, read on first use by :func:`toolset.plugins.versions.installed_version`."""
     if name != "__version__":
         raise AttributeError(f"module 'toolset' has no attribute {name!r}")
-    from toolset.versions import installed_version
+    from toolset.plugins.versions import installed_version
 
     value = installed_version("toolset-core") or "0.0.0"  # 0.0.0: a source tree that was never installed
     globals()["__version__"] = value
@@ -108,15 +116,15 @@ def get_validator(name: str) -> Validator:
 
 def evaluate(model, prompt_set, config=None, **options):
     """Evaluate ``model`` (a GGUF file, or a served model's name) on ``prompt_set``; returns the summary.
-    See :func:`toolset.steps.evaluate` (``evaluator=``, ``output=``...)."""
-    from toolset.steps import evaluate
+    See :func:`toolset.runs.steps.evaluate` (``evaluator=``, ``output=``...)."""
+    from toolset.runs.steps import evaluate
 
     return evaluate(model, prompt_set, config, **options)
 
 
 def validate(files, toolset="claudesidian", config=None, **options):
     """Check the tool calls in ``files`` against a tool set; returns the report (``has_errors``, ``to_json()``)."""
-    from toolset.steps import validate
+    from toolset.runs.steps import validate
 
     return validate(files, toolset, config, **options)
 

@@ -92,7 +92,7 @@ class Toolset(Component):
 @attrs.frozen
 class Formatter(Component):
     """``factory(conversations, config) -> Iterable[dict]``: training rows for one method; a result that also
-    has ``skipped`` (findings: the conversations left out, and why) gets them reported by ``toolset.prepare``."""
+    has ``skipped`` (findings: the conversations left out, and why) gets them reported by ``toolset.data.prepare``."""
 
     kind: ClassVar[str] = "formatter"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from toolset.config import RunConfig
+from toolset.data.prepare import load_tokenizer
 from toolset.errors import ToolsetError
-from toolset.prepare import load_tokenizer
 
 ADAPTER = "default"
 

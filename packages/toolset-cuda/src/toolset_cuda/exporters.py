@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 import attrs
 
-from toolset import chat_templates
 from toolset.errors import ToolsetError
-from toolset.storage import atomic_directory, check_free_space
+from toolset.runs.storage import atomic_directory, check_free_space
+from toolset.weights import chat_templates
 
 
 @attrs.define(kw_only=True)

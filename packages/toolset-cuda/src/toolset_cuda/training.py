@@ -19,12 +19,12 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
 from toolset.config import RunConfig
+from toolset.data.prepare import Example, Prepared, kto_weights, load_tokenizer, model_type, prepare
 from toolset.errors import ToolsetError
-from toolset.launch import rank, world_size
-from toolset.models import local_model_dir
-from toolset.prepare import Example, Prepared, kto_weights, load_tokenizer, model_type, prepare
 from toolset.runs import MetricsLog, new_run_id, plot_loss, prepare_run
-from toolset.storage import atomic_directory, atomic_file, check_free_space
+from toolset.runs.launch import rank, world_size
+from toolset.runs.storage import atomic_directory, atomic_file, check_free_space
+from toolset.weights.models import local_model_dir
 from toolset_cuda import engine as engines
 from toolset_cuda import reporting
 
@@ -105,7 +105,7 @@ def describe(plan: Plan) -> list[str]:
             f"{m['lora_and_optimizer_gib']} + activations {m['activations_gib']} ({m['parameters_b']} B parameters)"
         )
     if "gguf" in plan.config.export.formats:
-        from toolset.gguf_export import export_problem
+        from toolset.weights.gguf_export import export_problem
 
         problem = export_problem(plan.model_dir)
         lines.append(

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from toolset.components import ChatResponse
-from toolset_eval.configs import TransformersConfig
+from toolset_eval.backend_config import TransformersConfig
 from toolset_eval.errors import BackendError
 from toolset_eval.messages import decode_arguments, to_openai_messages
 from toolset_eval.sampling import merge_options
@@ -115,7 +115,7 @@ def _base_of_adapter(adapter: Path, override: str | None) -> Path:
 
 def _embedded() -> Path:
     from toolset.errors import ToolsetError
-    from toolset.models import embedded_model_dir
+    from toolset.weights.models import embedded_model_dir
 
     try:
         return embedded_model_dir()
@@ -188,7 +188,7 @@ def _load(spec: ModelSpec) -> Loaded:
                 f"transformers backend: cannot apply the adapter {spec.adapter} to {spec.base}: {exc}"
             ) from None
     if spec.chat_template:
-        from toolset import chat_templates
+        from toolset.weights import chat_templates
 
         try:
             tokenizer.chat_template = chat_templates.load(spec.chat_template)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from toolset.components import ChatResponse
-from toolset_eval.configs import LlamaCppConfig
+from toolset_eval.backend_config import LlamaCppConfig
 from toolset_eval.errors import BackendError
 from toolset_eval.messages import to_openai_messages
 from toolset_eval.openai_compat import response_from_openai

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from toolset.components import ChatResponse
-from toolset_eval.configs import OllamaConfig
+from toolset_eval.backend_config import OllamaConfig
 from toolset_eval.errors import BackendResponseError
 from toolset_eval.messages import to_ollama_messages, tool_calls_from_wire
 from toolset_eval.sampling import merge_options, only_model

@@ -13,7 +13,7 @@ from typing import Any
 from toolset import hookimpl
 from toolset.components import Availability, Backend, Evaluator, unusable, usable
 from toolset.config import EvalConfig
-from toolset_eval.configs import LlamaCppConfig, LMStudioConfig, OllamaConfig, OpenAIConfig, TransformersConfig
+from toolset_eval.backend_config import LlamaCppConfig, LMStudioConfig, OllamaConfig, OpenAIConfig, TransformersConfig
 
 
 def ollama_client(config: OllamaConfig | None) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from toolset.errors import ToolsetError
-from toolset.storage import atomic_file
+from toolset.runs.storage import atomic_file
 from toolset_eval.scoring import LADDER, ladder
 
 REPORT_JSON = "report.json"

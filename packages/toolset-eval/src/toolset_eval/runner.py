@@ -20,8 +20,8 @@ from typing import Any
 import attrs
 
 from toolset.components import ChatResponse
+from toolset.data.formatters import offered_tools
 from toolset.errors import ToolsetError
-from toolset.formatters import offered_tools
 from toolset_eval.errors import BackendConnectionError, BackendError, BackendResponseError, BackendTimeoutError
 from toolset_eval.prompts import PromptCase
 from toolset_eval.scoring import Reason, Scorer, ladder
@@ -43,7 +43,7 @@ class RunSettings:
     sampling: dict[str, Any] = attrs.Factory(dict)
     progress: bool = True
     # The tool offer: all | expected (the case's expected tools) | distractors (those plus ``distractors`` other
-    # tools, drawn per case) | none. Match the model's training offer (toolset.formatters.EVAL_OFFER).
+    # tools, drawn per case) | none. Match the model's training offer (toolset.data.formatters.EVAL_OFFER).
     offer_tools: str = "all"
     distractors: int = 3
 
@@ -82,7 +82,7 @@ def unanswered(record: dict[str, Any]) -> bool:
 
 def _drop_unanswered(path: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``records`` without the unanswered ones; the file is rewritten (atomically) if any were dropped."""
-    from toolset.storage import atomic_file
+    from toolset.runs.storage import atomic_file
 
     kept = [record for record in records if not unanswered(record)]
     if len(kept) < len(records):

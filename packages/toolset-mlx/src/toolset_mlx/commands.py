@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from toolset.cli_options import config_argument, preset_option, run_dir_option, set_option
+from toolset.cli.options import config_argument, preset_option, run_dir_option, set_option
 
 
 @click.group(name="mlx")

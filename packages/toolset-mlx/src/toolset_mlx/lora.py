@@ -2,7 +2,7 @@
 
 ``train_adapter`` trains one stage on rows in mlx-lm's chat format (``{"messages": [...], "tools": [...]}``, the
 same rows the ``sft`` formatter gives the CUDA trainers), rendered with the training chat template and masked
-per token (:mod:`toolset.prepare`), through mlx-lm's ``train`` with our batches and loss. It writes
+per token (:mod:`toolset.data.prepare`), through mlx-lm's ``train`` with our batches and loss. It writes
 ``adapters.safetensors`` and an ``adapter_config.json`` that mlx-lm's own loaders read. ``fuse`` folds the
 adapters into a full model in Hugging Face layout, ready for the core ``gguf`` exporter. mlx and mlx_lm are
 imported inside the functions.
@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from toolset import chat_templates
 from toolset.config import LoraConfig, MlxConfig
+from toolset.data.prepare import Example, encode, model_type
 from toolset.errors import ToolsetError
-from toolset.prepare import Example, encode, model_type
-from toolset.storage import atomic_directory, atomic_file
+from toolset.runs.storage import atomic_directory, atomic_file
+from toolset.weights import chat_templates
 
 ADAPTER_FILE = "adapters.safetensors"
 PAD_TO = 32
@@ -235,8 +235,8 @@ def train_adapter(
     """Train one stage; ``destination`` (adapters + config) appears only when the stage completed.
 
     Rows are ``sft`` formatter rows (``{"messages", "tools"}``; ``source``/``line`` are dropped) or already
-    tokenized :class:`~toolset.prepare.Example` items. ``chat_template``: the template to render rows with
-    (default: :func:`toolset.chat_templates.choose`'s choice for this model).
+    tokenized :class:`~toolset.data.prepare.Example` items. ``chat_template``: the template to render rows with
+    (default: :func:`toolset.weights.chat_templates.choose`'s choice for this model).
     """
     import mlx.core as mx
     import mlx.optimizers as optim

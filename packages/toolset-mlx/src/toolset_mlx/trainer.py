@@ -2,7 +2,7 @@
 
 Each stage lists its datasets, iterations and learning rate and starts from the previous stage's adapters
 (or ``resume_adapter``). Data goes through the same ``sft`` formatter and chat-template decision as the CUDA
-trainers (:mod:`toolset.prepare`). The run directory and metrics rows are toolset's shared layout
+trainers (:mod:`toolset.data.prepare`). The run directory and metrics rows are toolset's shared layout
 (``toolset.runs``): ``config.yaml``, ``lineage.json``, ``logs/metrics.jsonl``, ``logs/run.log``,
 ``logs/loss.png``, ``final_model/`` — plus ``stages/NAME/`` with each stage's adapters.
 """
@@ -20,10 +20,10 @@ from typing import Any, Literal
 import attrs
 
 from toolset.config import MlxStageConfig, RunConfig
+from toolset.data.prepare import Prepared, load_tokenizer, model_type, prepare, template_for
 from toolset.errors import ToolsetError
-from toolset.prepare import Prepared, load_tokenizer, model_type, prepare, template_for
 from toolset.runs import MetricsLog, plot_loss, prepare_run
-from toolset.storage import atomic_directory, atomic_file
+from toolset.runs.storage import atomic_directory, atomic_file
 from toolset_mlx.lora import ADAPTER_FILE, load_model, train_adapter
 
 Echo = Callable[[str], None]
@@ -72,7 +72,7 @@ def model_folder(config: RunConfig) -> Path:
     path = Path(config.model.name).expanduser()
     if path.is_dir():
         return path
-    from toolset.models import local_model_dir
+    from toolset.weights.models import local_model_dir
 
     return local_model_dir(config.model)
 
@@ -198,7 +198,7 @@ def train_mlx(
     ``options.resume_adapter`` names others); it is recorded in ``lineage.json``. ``resume``: stages whose
     adapters ``run_dir/stages/NAME`` already holds are not trained again.
     """
-    from toolset.launch import world_size
+    from toolset.runs.launch import world_size
 
     options = options or MlxTrainOptions()
     if world_size() > 1:

@@ -3,7 +3,7 @@
 An example is *desirable* unless its label is ``false`` (SFT lines without a label count as desirable).
 The *agent* of a tool is the part of its name before the first ``_`` (``vaultManager_openNote`` →
 ``vaultManager``) when other tools share it, else the whole name (``get_tools``). Files are streamed with
-:func:`toolset.readers.read_conversations` (every format it reads), so memory does not grow with them.
+:func:`toolset.data.readers.read_conversations` (every format it reads), so memory does not grow with them.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def coverage_files(
     catalog: ToolCatalog | None = None,
 ) -> Coverage:
     """Read every file (folders: their ``.jsonl`` / ``.json`` files) and count its tool calls."""
-    from toolset.readers import read_conversations
+    from toolset.data.readers import read_conversations
     from toolset_schemas.validator import expand_paths, load_catalog
 
     files = expand_paths(paths)

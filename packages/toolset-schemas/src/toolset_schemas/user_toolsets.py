@@ -14,7 +14,7 @@ from typing import Any
 
 from toolset.components import NAME_RE, ToolCatalog, Toolset, ToolSpec, unusable, usable
 from toolset.errors import ToolsetError
-from toolset_schemas.engine import UNRESOLVABLE, unresolvable_refs
+from toolset_schemas.schema_compiler import UNRESOLVABLE, unresolvable_refs
 
 FILE_NAME = "toolset.json"
 RESERVED = frozenset({"claudesidian"})
@@ -85,7 +85,7 @@ def tools_from_mcp(data: Any, source: Path) -> list[ToolSpec]:
 
 def import_mcp(source: Path, name: str | None = None, output: Path | None = None, *, force: bool = False) -> Path:
     """Write the tool set read from ``source`` to ``output/<name>/``; return that folder."""
-    from toolset.storage import atomic_directory
+    from toolset.runs.storage import atomic_directory
 
     if not source.is_file():
         raise ImportMcpError(f"{source}: no such file")

@@ -167,13 +167,13 @@ class Report:
 class Validator:
     """Checks tool calls against ``catalog``, each tool's schema compiled once.
 
-    Schemas within the subset :mod:`toolset_schemas.engine` compiles are checked by it (same findings as
+    Schemas within the subset :mod:`toolset_schemas.schema_compiler` compiles are checked by it (same findings as
     ``jsonschema``, several times faster); any other schema by ``jsonschema``'s Draft 2020-12 validator,
     imported only when such a schema is met.
     """
 
     def __init__(self, catalog: ToolCatalog, *, strict: bool = False) -> None:
-        from toolset_schemas.engine import UNRESOLVABLE, compile_validator, unresolvable_refs
+        from toolset_schemas.schema_compiler import UNRESOLVABLE, compile_validator, unresolvable_refs
 
         self.catalog = catalog
         self.strict = strict
@@ -462,7 +462,7 @@ def _validate_span(
     """A partial report (no file-wide reader findings) and the line tally of one span of ``file``, the
     first span with a progress bar if ``bar``.
     """
-    from toolset.readers import LineTally, read_span
+    from toolset.data.readers import LineTally, read_span
 
     start, stop, first_line = span
     partial = Report(toolset=validator.catalog.name, strict=validator.strict)
@@ -483,7 +483,7 @@ def _validate_forked(validator: Validator, file: Path, format: str, jobs: int, r
 
     The report is the one a single process makes. A worker that fails or dies has its span redone here.
     """
-    from toolset.readers import LineTally
+    from toolset.data.readers import LineTally
 
     spans = split_lines(file, jobs)
     children: list[tuple[int, int, tuple[int, int | None, int]]] = []
@@ -540,16 +540,16 @@ def validate_files(
     progress: bool | None = False,
     jobs: int | None = 1,
 ) -> Report:
-    """Read every file with :func:`toolset.readers.read_conversations` and validate what it yields.
+    """Read every file with :func:`toolset.data.readers.read_conversations` and validate what it yields.
 
     ``progress``: a progress bar on stderr per file (``None``: when stderr is a terminal and files are big).
     ``jobs``: processes per file (``None``: :func:`choose_jobs` decides); the report is the same for any.
     """
     files = expand_paths(paths)
     try:
-        from toolset.readers import read_conversations
+        from toolset.data.readers import read_conversations
     except ImportError as exc:  # the core reader ships with toolset-core
-        raise ToolsetError(f"this toolset-core has no conversation reader (toolset.readers): {exc}") from None
+        raise ToolsetError(f"this toolset-core has no conversation reader (toolset.data.readers): {exc}") from None
     catalog = catalog or load_catalog(toolset)
     validator = Validator(catalog, strict=strict)
     report = Report(toolset=catalog.name, strict=strict, files=[str(f) for f in files])

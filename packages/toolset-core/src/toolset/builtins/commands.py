@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from toolset.cli_options import config_argument, num_processes_option, preset_option, run_dir_option, set_option
+from toolset.cli.options import config_argument, num_processes_option, preset_option, run_dir_option, set_option
 from toolset.hookspecs import hookimpl
 
 
@@ -148,7 +148,7 @@ def export(exporter_name: str, source: Path, destination: Path, options: tuple[s
     written = exporter.factory(source, destination, config)
     click.echo(f"wrote {written}")
     if exporter_name == "ollama":
-        from toolset.local_apps import ollama_create_command
+        from toolset.publish.local_apps import ollama_create_command
 
         name = getattr(config, "name", None) or source.stem
         click.echo(f"next: {ollama_create_command(written, name)}")
@@ -165,7 +165,7 @@ def export(exporter_name: str, source: Path, destination: Path, options: tuple[s
 @click.option("--dry-run", is_flag=True, help="List the files and show the model cards; upload nothing.")
 def upload(run_dir: Path, repo_id: str, what: tuple[str, ...], public: bool, dry_run: bool) -> None:
     """Upload RUN_DIR's adapter (REPO_ID), merged model (REPO_ID-merged) and GGUF files (REPO_ID-GGUF)."""
-    from toolset import hub
+    from toolset.publish import hub
 
     plans = hub.plan_upload(run_dir, repo_id, what or ("adapter", "merged", "gguf"))
     for plan in plans:
@@ -193,7 +193,7 @@ def quickstart(
     output: Path, resume: bool, eval_cases: int | None, sft_steps: int | None, kto_steps: int | None
 ) -> None:
     """Validate the generated sample, train SFT then KTO, export GGUF + Ollama, evaluate base vs tuned."""
-    from toolset.quickstart import QuickstartOptions, run_quickstart
+    from toolset.runs.quickstart import QuickstartOptions, run_quickstart
 
     options = QuickstartOptions(eval_cases=eval_cases, sft_steps=sft_steps, kto_steps=kto_steps)
     run_quickstart(output, resume, options)
@@ -225,8 +225,8 @@ def train(
     """Train with one registered TRAINER (sft, kto, mlx-lora, a plugin's; see `toolset plugins`)."""
     from toolset.config import load_run_config
     from toolset.errors import ToolsetError
-    from toolset.launch import launched, rank, relaunch
-    from toolset.pipeline import train_stage, trainer_settings, usable_trainer
+    from toolset.runs.launch import launched, rank, relaunch
+    from toolset.runs.pipeline import train_stage, trainer_settings, usable_trainer
 
     config = load_run_config(config_file, preset, overrides)
     trainer = usable_trainer(trainer_name, "toolset train")
@@ -269,8 +269,8 @@ def pipeline(
     """Train each of train.stages in turn (sft, kto, mlx-lora, ...), each from the one before; export; evaluate."""
     from toolset.config import load_run_config
     from toolset.errors import ToolsetError
-    from toolset.launch import launched, relaunch
-    from toolset.pipeline import run_pipeline, stage_trainers
+    from toolset.runs.launch import launched, relaunch
+    from toolset.runs.pipeline import run_pipeline, stage_trainers
 
     config = load_run_config(config_file, preset, overrides)
     if num_processes > 1 and not launched() and not dry_run:

@@ -11,10 +11,10 @@ import attrs
 
 from toolset.components import Availability, Exporter, missing_modules, usable
 from toolset.errors import ToolsetError
-from toolset.gguf_export import FLOAT_TYPES, GGUFExportConfig
 from toolset.hookspecs import hookimpl
-from toolset.local_apps import LMStudioConfig, OllamaConfig, export_lmstudio, export_ollama
-from toolset.storage import atomic_directory, atomic_file
+from toolset.publish.local_apps import LMStudioConfig, OllamaConfig, export_lmstudio, export_ollama
+from toolset.runs.storage import atomic_directory, atomic_file
+from toolset.weights.gguf_export import FLOAT_TYPES, GGUFExportConfig
 
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "adapters.safetensors")
 
@@ -67,8 +67,8 @@ def export_gguf(source: Path, destination: Path, config: GGUFExportConfig | None
     Quantized types are converted to f16 first, then quantized by llama.cpp. Unless ``verify`` is off, the
     file is loaded and compared with the HF model; the outcome is written beside it as ``.verify.json``.
     """
-    from toolset.gguf_export import convert, quantize
-    from toolset.verify import verify_gguf
+    from toolset.weights.gguf_export import convert, quantize
+    from toolset.weights.verify import verify_gguf
 
     config = config or GGUFExportConfig()
     source, destination = Path(source), Path(destination)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from toolset.components import Formatter
 from toolset.data import Conversation
-from toolset.formatters import FormatResult, FormatterConfig, format_kto, format_sft
+from toolset.data.formatters import FormatResult, FormatterConfig, format_kto, format_sft
 from toolset.hookspecs import hookimpl
 
 

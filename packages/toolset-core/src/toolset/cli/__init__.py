@@ -1,0 +1,143 @@
+"""The ``toolset`` command line. Plugins add subcommands through ``register_commands(cli)``.
+
+Subcommands are added when first looked up: ``toolset validate`` imports only the plugins that declare the
+``validate`` command (see :mod:`toolset.plugins`); listing them (``toolset --help``) imports every plugin.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from toolset.errors import ToolsetError
+
+
+class ToolsetGroup(click.Group):
+    """Adds plugin commands lazily; shows a :class:`ToolsetError` as ``Error: message`` (exit 1), never as a
+    traceback. With ``report_plugin_errors`` set (the ``toolset`` script), plugin load errors go to stderr."""
+
+    report_plugin_errors = False
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            from toolset.plugins import add_commands
+
+            add_commands(self, command=cmd_name)
+            if cmd_name not in self.commands:  # perhaps from a plugin that did not declare it
+                add_commands(self)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from toolset.plugins import add_commands
+
+        add_commands(self)
+        return super().list_commands(ctx)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if self.report_plugin_errors and name != "plugins":
+            report_plugin_errors()
+        return name, command, rest
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ToolsetError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def report_plugin_errors() -> None:
+    """Print the plugin errors recorded since the last call to stderr (imports nothing)."""
+    plugins = sys.modules.get("toolset.plugins")
+    if plugins is None:  # no plugin was loaded (toolset --version)
+        return
+    for name, error in plugins.new_errors():
+        click.echo(f"toolset: plugin {name}: {error} (see `toolset plugins`)", err=True)
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from toolset import __version__
+
+        click.echo(f"toolset, version {__version__}")
+        ctx.exit()
+
+
+@click.group(cls=ToolsetGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
+def cli() -> None:
+    """Fine-tune small local models to call an MCP tool set reliably, and prove it with numbers."""
+
+
+@cli.command(name="plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_command(as_json: bool) -> None:
+    """List plugins: distribution, version, what each registers and load errors."""
+    import json
+
+    import attrs
+
+    from toolset.plugins import add_commands, plugin_infos
+
+    add_commands(click.get_current_context().find_root().command)
+    infos = [attrs.asdict(info) for info in plugin_infos()]
+    if as_json:
+        click.echo(json.dumps(infos, indent=2))
+        return
+    for info in infos:
+        origin = f"{info['distribution']} {info['version']}" if info["distribution"] else "registered in-process"
+        click.echo(f"{info['name']} ({origin}{', built-in' if info['builtin'] else ''})")
+        for kind, names in info["registers"].items():
+            click.echo(f"  {kind}: {', '.join(names)}")
+        if info["commands"]:
+            click.echo(f"  commands: {', '.join(info['commands'])}")
+        if not info["registers"] and not info["commands"] and not info["errors"]:
+            click.echo("  (registers nothing)")
+        for error in info["errors"]:
+            click.echo(f"  error: {error}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path),
+    default=Path("runs"),
+    help="Where runs are written (for free disk).",
+)
+def doctor(as_json: bool, output_dir: Path) -> None:
+    """Check Python, torch and its device, GPU, MLX, llama.cpp, disk, and which components can run here."""
+    import json
+
+    from toolset.cli import diagnosis as doctor_module
+
+    report = doctor_module.gather(output_dir)
+    click.echo(json.dumps(report, indent=2) if as_json else doctor_module.render(report))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``toolset`` script."""
+    args = sys.argv[1:] if argv is None else argv
+    cli.report_plugin_errors = True
+    try:
+        cli.main(args=args, prog_name="toolset")
+    finally:
+        cli.report_plugin_errors = False
+        if args[:1] != ["plugins"]:
+            report_plugin_errors()  # errors of plugins imported, or hooks called, while the command ran
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Publishing a trained model: the Hugging Face Hub, Ollama and LM Studio."""
