@@ -86,9 +86,9 @@ def test_a_gemma3_gguf_converts_back_to_the_same_model_and_tokenizer(tmp_path):
     1 + w shift undone) and a tokenizer.json built from the SentencePiece vocabulary that tokenizes alike."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("sentencepiece")
-    from tests.model_factory import tiny_gemma
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tests.model_factory import tiny_gemma
     from toolset.weights.gguf_export import convert
     from toolset.weights.verify import CHAT, CHAT_TOOLS
 

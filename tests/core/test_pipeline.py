@@ -66,6 +66,7 @@ class StagePlugin:
             )
         )
         register(Trainer("misplaced", "Claims the sft section", CountConfig, counted_train, section="sft"))
+        register(Trainer("seeded", "Claims a setting as its section", CountConfig, counted_train, section="seed"))
         register(
             Trainer(
                 "broken", "Needs hardware we lack", None, plain_train, check=lambda: unusable("needs a frobnicator")
@@ -140,6 +141,13 @@ def test_dry_run_prints_each_trainers_plan_and_writes_nothing(pipeline, tmp_path
     assert "== plain ==\n(trainer 'plain' gives no dry-run description)\n== counted ==\nwould count 5 steps" in output
     assert "then export: adapter; eval: False" in output
     assert CALLS == [] and not (tmp_path / "pipe").exists()
+    full = write_config(
+        tmp_path, ["plain"], dataset={"validate": True}, eval={"after_training": True, "baseline": True}
+    )
+    code, output = pipeline(str(full), "--run-dir", str(tmp_path / "pipe"), "--dry-run")
+    assert code == 0 and output.startswith("first validate (claudesidian): "), output
+    assert "and the untrained model, exported and evaluated the same way (eval.baseline)" in output
+    assert CALLS == [] and not (tmp_path / "pipe").exists()
 
 
 @pytest.mark.parametrize(
@@ -186,6 +194,9 @@ def test_a_trainer_gets_its_own_section_of_the_run_config(pipeline, tmp_path):
     wrong = write_config(tmp_path, ["misplaced"])
     code, output = pipeline(str(wrong), "--run-dir", str(tmp_path / "wrong"))
     assert code == 1 and "names train.sft, which holds SftConfig settings, not its own CountConfig" in output
+    seeded = write_config(tmp_path, ["seeded"])
+    code, output = pipeline(str(seeded), "--run-dir", str(tmp_path / "seeded"))
+    assert code == 1 and "names train.seed as its section, but that is a setting of train" in output, output
 
 
 def test_toolset_train_runs_any_registered_trainer(fresh_plugins, tmp_path):

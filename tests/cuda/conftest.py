@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.model_factory import tiny_model
 
+from tests.model_factory import tiny_model
 from toolset.data.readers import sample_path
 
 

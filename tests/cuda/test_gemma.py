@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from tests.model_factory import tiny_gemma
 
-from toolset.data.readers import sample_path
 from tests.cuda.conftest import toolset_cli, write_config
+from tests.model_factory import tiny_gemma
+from toolset.data.readers import sample_path
 
 pytest.importorskip("trl")
 pytest.importorskip("peft")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.model_factory import tiny_gpt_oss
 
-from toolset.data.readers import read_conversations, sample_path
 from tests.cuda.conftest import toolset_cli, write_config
+from tests.model_factory import tiny_gpt_oss
+from toolset.data.readers import read_conversations, sample_path
 
 pytest.importorskip("trl")
 pytest.importorskip("peft")

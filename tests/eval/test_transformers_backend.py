@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.model_factory import tiny_model
 
+from tests.model_factory import tiny_model
 from toolset.components import ChatResponse
 from toolset_eval import hf
 from toolset_eval.backend_config import TransformersConfig

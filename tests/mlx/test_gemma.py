@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from tests.model_factory import tiny_gemma
 
+from tests.model_factory import tiny_gemma
 from toolset.data.readers import sample_path
 
 pytestmark = [pytest.mark.mlx, pytest.mark.slow]

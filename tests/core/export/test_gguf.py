@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.model_factory import tiny_model
 
+from tests.model_factory import tiny_model
 from toolset.errors import ToolsetError
 from toolset.weights.gguf_export import convert, quantization_types, read_hyperparameters
 

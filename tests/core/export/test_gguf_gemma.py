@@ -7,8 +7,8 @@ import json
 import shutil
 
 import pytest
-from tests.model_factory import GEMMA_CONTROL, tiny_gemma
 
+from tests.model_factory import GEMMA_CONTROL, tiny_gemma
 from toolset.errors import ToolsetError
 from toolset.weights.gguf_export import convert, read_hyperparameters
 from toolset.weights.verify import CHAT, CHAT_TOOLS

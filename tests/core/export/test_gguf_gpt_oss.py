@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.model_factory import tiny_gpt_oss
 
+from tests.model_factory import tiny_gpt_oss
 from toolset.errors import ToolsetError
 from toolset.weights.gguf_export import convert, read_hyperparameters
 

@@ -7,8 +7,8 @@ import json
 import shutil
 
 import pytest
-from tests.model_factory import MISTRAL_CONTROL, tiny_mistral, train_sentencepiece
 
+from tests.model_factory import MISTRAL_CONTROL, tiny_mistral, train_sentencepiece
 from toolset.errors import ToolsetError
 from toolset.weights.gguf_export import convert
 from toolset.weights.verify import CHAT, CHAT_TOOLS

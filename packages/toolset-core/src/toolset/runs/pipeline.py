@@ -116,8 +116,13 @@ def trainer_settings(trainer: Trainer, config: RunConfig) -> Any:
     if trainer.section is None or trainer.config is None:
         return trainer.default_config()
     builtin = attrs.fields_dict(type(config.train))
-    if trainer.section in builtin and trainer.section not in ("plugins", "stages"):
+    if trainer.section in builtin:
         settings = getattr(config.train, trainer.section)
+        if not attrs.has(type(settings)):
+            raise ToolsetError(
+                f"trainer {trainer.name!r} names train.{trainer.section} as its section, but that is a setting of "
+                "train, not a section: give it a section of its own (train.plugins.NAME)"
+            )
         if not isinstance(settings, trainer.config):
             raise ToolsetError(
                 f"trainer {trainer.name!r} names train.{trainer.section}, which holds {type(settings).__name__} "
@@ -170,6 +175,8 @@ def run_pipeline(
     trainers = stage_trainers(config)
     say = echo if rank() == 0 else (lambda _line: None)  # the pipeline's own lines, once; trainers get echo
     if dry_run:
+        if config.dataset.validate:
+            echo(f"first validate ({config.dataset.toolset}): {', '.join(_training_files(config)) or 'no file'}")
         for trainer in trainers:
             echo(f"== {trainer.name} ==")
             if trainer.describe is None:
@@ -178,6 +185,8 @@ def run_pipeline(
             for line in trainer.describe(config, trainer_settings(trainer, config)):
                 echo(line)
         echo(f"then export: {', '.join(config.export.formats) or 'nothing'}; eval: {config.eval.after_training}")
+        if config.eval.after_training and config.eval.baseline:
+            echo("and the untrained model, exported and evaluated the same way (eval.baseline)")
         return {}
     root = Path(run_dir) if run_dir else Path(config.output_dir) / (config.run_id or new_run_id(config))
     if rank() == 0:
@@ -306,11 +315,15 @@ def _passed(summary: dict[str, Any]) -> str:
     return f"{summary['passed']}/{summary['cases']} cases passed ({summary['accuracy']:.1%})"
 
 
+def _training_files(config: RunConfig) -> list[str]:
+    return [str(path) for path in [*config.dataset.sft, *config.dataset.kto]]
+
+
 def _validate(config: RunConfig, echo: Echo) -> dict[str, Any]:
     """``dataset.validate``: the training files against the tool set, before anything trains."""
     from toolset.runs.steps import validate
 
-    files = [*config.dataset.sft, *config.dataset.kto]
+    files = _training_files(config)
     report = validate(files, config.dataset.toolset)
     summary = report.to_json().get("summary", {})
     if report.has_errors:
