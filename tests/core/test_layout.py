@@ -90,3 +90,12 @@ def test_no_module_name_means_two_things_across_distributions():
     test_folders = {path.name for path in (REPO / "tests").iterdir() if path.is_dir() and path.name != "__pycache__"}
     distributions = {package.name.removeprefix("toolset-") for package in (REPO / "packages").iterdir()}
     assert test_folders == distributions | {"examples"}
+
+
+def test_the_command_runs_as_a_module_under_both_names():
+    import subprocess
+    import sys
+
+    for module in ("toolset", "toolset.cli"):
+        done = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True)
+        assert done.returncode == 0 and done.stdout.startswith("toolset, version"), (module, done.stderr)
