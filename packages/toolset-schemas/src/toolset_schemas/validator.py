@@ -329,10 +329,13 @@ def _short(text: str, limit: int = 160) -> str:
 def _not_json(raw: str) -> str:
     import json
 
+    from toolset.data.readers import BadJSON, strict_json
+
     try:
-        json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return f"arguments are not valid JSON ({exc.msg} at character {exc.pos}): {_short(raw, 60)!r}"
+        strict_json(json.loads, raw)
+    except BadJSON as exc:
+        where = "" if exc.pos is None else f" at character {exc.pos}"
+        return f"arguments are not valid JSON ({exc.msg}{where}): {_short(raw, 60)!r}"
     return f"arguments could not be read: {_short(raw, 60)!r}"
 
 

@@ -127,9 +127,19 @@ def doctor(as_json: bool, output_dir: Path) -> None:
     click.echo(json.dumps(report, indent=2) if as_json else doctor_module.render(report))
 
 
+def _printable_streams() -> None:
+    """Text that cannot be encoded (a lone surrogate from a JSON escape in a user's data) prints as an escape
+    instead of stopping a report half-way with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``toolset`` script."""
     args = sys.argv[1:] if argv is None else argv
+    _printable_streams()
     cli.report_plugin_errors = True
     try:
         cli.main(args=args, prog_name="toolset")

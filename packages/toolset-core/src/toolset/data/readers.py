@@ -67,6 +67,50 @@ def _loads(text: str) -> Any:
     return json.loads(text) if value is _FAILED else value
 
 
+class BadJSON(ValueError):
+    """JSON a tool-calling client cannot take: invalid, too deep, a number json refuses, or NaN / Infinity."""
+
+    def __init__(self, msg: str, pos: int | None = None) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.pos = pos  # the character where invalid JSON stops making sense; None for the other kinds
+
+
+NON_FINITE = "NaN, Infinity or a number beyond a double's range: JSON.parse (every MCP client) rejects them"
+
+
+def finite(value: Any) -> bool:
+    """Whether no float in ``value`` (nested dicts and lists, walked without recursion) is NaN or infinite."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return True
+
+
+def strict_json(parse: Any, text: str) -> Any:
+    """``parse(text)`` (``_loads`` or a decoder's ``raw_decode``) with every way tool-call JSON can fail raised as
+    :class:`BadJSON`: invalid JSON, a number too long for Python's int, nesting too deep, and NaN / Infinity /
+    numbers beyond a double, which Python accepts but JSON.parse does not."""
+    try:
+        value = parse(text)
+    except json.JSONDecodeError as exc:
+        raise BadJSON(exc.msg, exc.pos) from None
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise BadJSON(f"a number too long to read ({str(exc).split(';')[0]})") from None
+    except RecursionError:
+        raise BadJSON("nested too deeply to read") from None
+    if not finite(value):
+        raise BadJSON(NON_FINITE)
+    return value
+
+
 @attrs.define
 class ReadSummary:
     """Counts for one or more files: conversations read and findings per code."""
@@ -342,11 +386,41 @@ def read_span(
                     reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
                     report("json.invalid", f"invalid JSON: {reason}", number, severity="error")
                     continue
+            if raw.count(b'"conversations"') > 1 or raw.count(b'"messages"') > 1:
+                _repeated_keys(raw, number, report)
             conversation = _record(record, format, number, report)
             if conversation is not None:
                 conversation.metadata["source"] = source
                 conversation.metadata["line"] = number
                 yield conversation
+
+
+def _repeated_keys(raw: bytes, number: int, report: Any) -> None:
+    """Keys given twice in one object of the record (JSON readers keep only the last: a second
+    ``"conversations": []`` empties the conversation), each an error. Only lines naming ``conversations`` or
+    ``messages`` twice are parsed again to look."""
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _value in items:
+            if key in seen and key not in repeated:
+                repeated.append(key)
+            seen.add(key)
+        return dict(items)
+
+    try:
+        json.loads(raw.decode("utf-8", errors="replace"), object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return
+    for key in repeated:
+        report(
+            "record.duplicate_key",
+            f"key {key!r} appears twice in one object: JSON readers keep only the last one",
+            number,
+            field=key,
+            severity="error",
+        )
 
 
 def _record(record: Any, format: str, number: int, report: Any) -> Conversation | None:
@@ -434,11 +508,14 @@ def _message(raw: dict[str, Any], fmt: str, number: int, key: str, index: int, r
 
 def _arguments(value: Any, number: int, field: str, report: Any) -> tuple[dict[str, Any], str | None]:
     if isinstance(value, dict):
+        if not finite(value):
+            report("arguments.invalid_json", f"arguments hold {NON_FINITE}", number, field=field, severity="error")
+            return {}, json.dumps(value)
         return value, None
     if isinstance(value, str):
         try:
-            parsed = {} if not value or value.isspace() else _loads(value)  # blank: no arguments
-        except json.JSONDecodeError as exc:
+            parsed = {} if not value or value.isspace() else strict_json(_loads, value)  # blank: no arguments
+        except BadJSON as exc:
             report(
                 "arguments.invalid_json",
                 f"arguments are not valid JSON: {exc.msg}",
@@ -475,8 +552,8 @@ def _structured_call(call: Any, number: int, field: str, report: Any) -> ToolCal
 
 def _json_call(text: str, number: int, field: str, report: Any) -> ToolCall:
     try:
-        data = _loads(text)
-    except json.JSONDecodeError as exc:
+        data = strict_json(_loads, text)
+    except BadJSON as exc:
         report(
             "arguments.invalid_json", f"tool call is not valid JSON: {exc.msg}", number, field=field, severity="error"
         )
@@ -501,8 +578,8 @@ def _hermes(message: Message, number: int, field: str, report: Any) -> Message:
 def _mistral(message: Message, number: int, field: str, report: Any) -> Message:
     before, _, after = (message.content or "").partition("[TOOL_CALLS]")
     try:
-        calls, end = _DECODER.raw_decode(after.strip())
-    except json.JSONDecodeError as exc:
+        calls, end = strict_json(_DECODER.raw_decode, after.strip())
+    except BadJSON as exc:
         report(
             "arguments.invalid_json",
             f"[TOOL_CALLS] is not followed by valid JSON: {exc.msg}",
@@ -526,8 +603,8 @@ def _text_style(message: Message, number: int, field: str, report: Any) -> list[
     assert match is not None
     tail = content[match.end() :]
     try:
-        arguments, end = _DECODER.raw_decode(tail)
-    except json.JSONDecodeError as exc:
+        arguments, end = strict_json(_DECODER.raw_decode, tail)
+    except BadJSON as exc:
         report(
             "arguments.invalid_json", f"arguments are not valid JSON: {exc.msg}", number, field=field, severity="error"
         )
@@ -541,10 +618,10 @@ def _text_style(message: Message, number: int, field: str, report: Any) -> list[
     if rest.startswith("Result:"):
         result_text = rest[len("Result:") :].lstrip()
         try:
-            result, result_end = _DECODER.raw_decode(result_text)
+            result, result_end = strict_json(_DECODER.raw_decode, result_text)
             out.append(Message(role="tool", content=json.dumps(result, ensure_ascii=False), tool_call_id=call.id))
             rest = result_text[result_end:].strip()
-        except json.JSONDecodeError:
+        except BadJSON:
             report("result.invalid_json", "Result: is not followed by valid JSON", number, field=field)
             rest = result_text.strip()
     if rest.strip():
