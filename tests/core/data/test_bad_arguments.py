@@ -4,6 +4,7 @@ never a traceback: numbers too long for Python's int, nesting too deep, NaN / In
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -109,3 +110,47 @@ def test_a_key_given_twice_is_an_error_not_an_empty_conversation(tmp_path):
     [error] = [f for f in findings if f.code == "record.duplicate_key"]
     assert error.severity == "error" and error.line == 1 and error.field == "conversations"
     assert "appears twice" in error.message
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("name", ["data.jsonl", "data.json"])
+def test_a_utf16_file_is_one_error_that_says_so(tmp_path, encoding, name):
+    text = "\n".join(json.dumps(call_record("{}")) for _ in range(5)) + "\n"
+    path = write(tmp_path, [], name=name, raw=text.encode(encoding))
+    findings = []
+    assert list(read_conversations(path, findings=findings)) == []
+    [error] = findings
+    assert (error.code, error.severity, error.line) == ("encoding.utf16", "error", 1) and "UTF-8" in error.message
+
+
+def test_a_pretty_printed_document_in_a_jsonl_file_is_read_as_one(tmp_path):
+    records = [call_record("{}"), call_record('{"path": "x"}')]
+    path = write(tmp_path, [], raw=json.dumps(records, indent=2).encode())
+    findings = []
+    assert len(list(read_conversations(path, findings=findings))) == 2
+    assert not [f for f in findings if f.severity == "error"]
+    broken = write(tmp_path, [], name="broken.jsonl", raw=json.dumps(records, indent=2)[:-3].encode())
+    findings = []
+    assert list(read_conversations(broken, findings=findings)) == []
+    assert [f.code for f in findings] == ["json.invalid"] and findings[0].line is not None
+
+
+def test_fifos_folders_and_symlink_loops_say_what_they_are(tmp_path):
+    import os
+
+    from toolset.errors import ToolsetError
+
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    (tmp_path / "loop.jsonl").symlink_to(tmp_path / "loop.jsonl")
+    (tmp_path / "dangling.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    (tmp_path / "folder.jsonl").mkdir()
+    expected = {
+        "pipe.jsonl": "a FIFO (named pipe), not a regular file",
+        "loop.jsonl": "a symbolic link that loops back on itself",
+        "dangling.jsonl": "which does not exist",
+        "folder.jsonl": "a folder, not a file",
+        "missing.jsonl": "file not found",
+    }
+    for name, message in expected.items():
+        with pytest.raises(ToolsetError, match=re.escape(message)):
+            list(read_conversations(tmp_path / name))

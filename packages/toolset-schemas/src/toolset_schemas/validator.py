@@ -359,7 +359,10 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise ToolsetError(f"{path}: no such file or folder")
+            from toolset.data.readers import not_a_file
+
+            reason = not_a_file(path)
+            raise ToolsetError(f"{path}: {'no such file or folder' if reason == 'file not found' else reason}")
     return files
 
 

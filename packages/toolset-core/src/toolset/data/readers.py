@@ -184,7 +184,7 @@ def read_conversations(
     record numbered by the line it starts on; one that holds no conversations is a single finding.
     """
     findings = findings if findings is not None else []
-    if str(path).lower().endswith(".json"):
+    if str(path).lower().endswith(".json") or _starts_a_document(Path(path)):
         records = read_json_document(path, findings)
         if records is not None:  # else the .json file is JSON Lines after all
             yield from _conversations(records, path, format, findings)
@@ -192,6 +192,19 @@ def read_conversations(
     tally = LineTally()
     yield from read_span(path, format=format, findings=findings, tally=tally)
     findings += tally.findings(str(path))
+
+
+def _starts_a_document(path: Path) -> bool:
+    """Whether the first non-blank line is a lone ``[`` or ``{``: a pretty-printed JSON document, which read line
+    by line would give one error per line (read as one document instead)."""
+    if not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        for raw in handle:
+            line = raw.strip().removeprefix(_BOM)
+            if line:
+                return line in (b"[", b"{")
+    return False
 
 
 def read_json_document(path: str | Path, findings: list[Finding]) -> list[tuple[int, Any]] | None:
@@ -208,6 +221,9 @@ def read_json_document(path: str | Path, findings: list[Finding]) -> list[tuple[
         severity = where.pop("severity", "warning")
         findings.append(Finding(code=code, message=message, severity=severity, source=source, line=line, **where))
 
+    if utf16(path):
+        report("encoding.utf16", UTF16_HINT, 1, severity="error")
+        return []
     raw = path.read_bytes()
     if raw.startswith(_BOM):
         raw = raw[len(_BOM) :]
@@ -265,9 +281,43 @@ def _items_with_lines(text: str) -> Iterator[tuple[int, Any]]:
         position = end
 
 
+def utf16(path: Path) -> str | None:
+    """"UTF-16" when the file starts like UTF-16 text (a UTF-16 byte order mark, or NUL bytes between the first
+    characters), which no line of it would decode as: one finding for the file instead of one per line."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) == 4 and head[1::2] == b"\x00\x00"):
+        return "UTF-16"
+    return "UTF-16" if len(head) == 4 and head[0::2] == b"\x00\x00" else None
+
+
+UTF16_HINT = "the file is UTF-16, not UTF-8: save it as UTF-8 (for example: iconv -f UTF-16 -t UTF-8 IN > OUT)"
+
+
 def _check_path(path: Path) -> None:
     if not path.is_file():
-        raise ToolsetError(f"{path}: file not found")
+        raise ToolsetError(f"{path}: {not_a_file(path)}")
+
+
+def not_a_file(path: Path) -> str:
+    """Why ``path`` cannot be read as a data file: not found, a symlink loop or a dangling link, or not a
+    regular file (a folder, a FIFO, a device)."""
+    import errno
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that loops back on itself: point it at a file"
+        if os.path.islink(path):
+            return f"a symbolic link to {os.readlink(path)}, which does not exist"
+        return "file not found"
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file: name the .jsonl files in it"
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+    return f"{kind}, not a regular file: toolset reads files it can read twice (copy the data to a file)"
 
 
 def _conversations(
@@ -347,6 +397,10 @@ def read_span(
         severity = where.pop("severity", "warning")
         findings.append(Finding(code=code, message=message, severity=severity, source=source, line=line, **where))
 
+    if utf16(path):
+        if not start:  # the first span says it once
+            report("encoding.utf16", UTF16_HINT, 1, severity="error")
+        return
     offset = start
     with open(path, "rb") as handle:
         if start:
