@@ -44,11 +44,61 @@ class ToolsetGroup(click.Group):
             report_plugin_errors()
         return name, command, rest
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["toolset.argv"] = list(args)  # the command line as typed, for an unexpected error's message
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ToolsetError as exc:
             raise click.ClickException(str(exc)) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("toolset: interrupted", err=True)
+            raise click.exceptions.Exit(130) from None  # 128 + SIGINT, as shells expect
+        except Exception as exc:
+            if debugging():
+                raise
+            raise Crash(crash_message(ctx, exc)) from None
+
+
+class Crash(click.ClickException):
+    """An unexpected exception, shown as one line with where its traceback went (exit 2, not 1: 1 means the
+    data or the model has findings)."""
+
+    exit_code = 2
+
+
+def debugging() -> bool:
+    """``--debug`` or ``TOOLSET_DEBUG=1``: unexpected exceptions print their traceback."""
+    import os
+
+    return os.environ.get("TOOLSET_DEBUG", "") not in ("", "0")
+
+
+def crash_message(ctx: click.Context, exc: BaseException) -> str:
+    """One line naming the command, its arguments and the exception, plus the log file holding the traceback."""
+    import shlex
+    import time
+    import traceback
+
+    from toolset.weights.models import cache_dir
+
+    command = shlex.join(["toolset", *ctx.meta.get("toolset.argv", [])])
+    detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+    log = cache_dir() / "logs" / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"{command}\n\n{''.join(traceback.format_exception(exc))}", encoding="utf-8")
+        where = f"the traceback is in {log}"
+    except OSError as error:
+        where = f"the traceback could not be written to {log} ({error.strerror})"
+    return (
+        f"unexpected error in `{command}`: {detail}\n{where}; run again with --debug (or TOOLSET_DEBUG=1) to "
+        "print it. Please report it: it is a bug in toolset, not in your data."
+    )
 
 
 def report_plugin_errors() -> None:
@@ -77,8 +127,13 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     callback=_show_version,
     help="Show the version and exit.",
 )
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Print the traceback of an unexpected error (also TOOLSET_DEBUG=1).")
+def cli(debug: bool) -> None:
     """Fine-tune small local models to call an MCP tool set reliably, and prove it with numbers."""
+    if debug:
+        import os
+
+        os.environ["TOOLSET_DEBUG"] = "1"
 
 
 @cli.command(name="plugins")

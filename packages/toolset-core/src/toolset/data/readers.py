@@ -282,7 +282,7 @@ def _items_with_lines(text: str) -> Iterator[tuple[int, Any]]:
 
 
 def utf16(path: Path) -> str | None:
-    """"UTF-16" when the file starts like UTF-16 text (a UTF-16 byte order mark, or NUL bytes between the first
+    """ "UTF-16" when the file starts like UTF-16 text (a UTF-16 byte order mark, or NUL bytes between the first
     characters), which no line of it would decode as: one finding for the file instead of one per line."""
     with open(path, "rb") as handle:
         head = handle.read(4)
