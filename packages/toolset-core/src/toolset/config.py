@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import tomllib
 import types
@@ -233,14 +234,44 @@ def _structure_int(value: Any, _type: type) -> int:
 
 
 def _structure_float(value: Any, _type: type) -> float:
+    number = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
+        number = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             pass
-    raise ValueError("not a number")
+    if number is None:
+        raise ValueError("not a number")
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
+
+
+def _is_list(hint: Any) -> bool:
+    return typing.get_origin(hint) is list
+
+
+def _structure_list_factory(converter: Any) -> Any:
+    """``list[X]`` fields: a single value is a one-item list (``dataset.sft: data.jsonl``, ``--set
+    train.stages=sft``), never split into characters; a mapping is refused."""
+
+    from cattrs.cols import list_structure_factory  # cattrs' own, for its per-item error paths
+
+    def factory(hint: Any) -> Any:
+        items = list_structure_factory(hint, converter)
+
+        def structure(value: Any, _type: Any) -> list[Any]:
+            if isinstance(value, (str, int, float, bool)):
+                value = [value]
+            elif not isinstance(value, (list, tuple)):
+                raise ValueError(f"not a list (give one item, or several as [a, b]), got {type(value).__name__}")
+            return items(value, hint)
+
+        return structure
+
+    return factory
 
 
 def _structure_bool(value: Any, _type: type) -> bool:
@@ -266,6 +297,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(float, _structure_float)
     converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook_factory(_is_list, _structure_list_factory(converter))
     return converter
 
 
@@ -338,16 +370,24 @@ def _yaml_lines(text: str) -> dict[Path_, int]:
 
     lines: dict[Path_, int] = {}
 
-    def walk(node: yaml.Node, path: Path_) -> None:
+    def walk(node: yaml.Node, path: Path_, above: frozenset[int] = frozenset()) -> None:
+        if id(node) in above:
+            raise ConfigError(f"{_dotted(path)} contains itself (a YAML alias that refers to its own anchor)")
+        above = above | {id(node)}
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 child = (*path, key_node.value)
+                if child in lines:
+                    raise ConfigError(
+                        f"line {key_node.start_mark.line + 1}: {_dotted(child)} is given twice (first at line "
+                        f"{lines[child]}); YAML keeps only the last: keep one"
+                    )
                 lines[child] = key_node.start_mark.line + 1
-                walk(value_node, child)
+                walk(value_node, child, above)
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 lines[(*path, index)] = item.start_mark.line + 1
-                walk(item, (*path, index))
+                walk(item, (*path, index), above)
 
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -378,11 +418,15 @@ def read_config_file(path: str | Path) -> tuple[dict[str, Any], dict[Path_, int]
             data = tomllib.loads(text)
         else:
             data = yaml.safe_load(text)
-            lines = _yaml_lines(text)
+        lines = _toml_lines(text) if suffix == ".toml" else _yaml_lines(text)  # JSON reads as YAML for lines
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -392,7 +436,42 @@ def read_config_file(path: str | Path) -> tuple[dict[str, Any], dict[Path_, int]
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, not {type(data).__name__}")
+    cycle = _cycle(data)
+    if cycle is not None:
+        raise ConfigError(f"{path}: {_dotted(cycle)} contains itself (a YAML alias that refers to its own anchor)")
     return data, lines
+
+
+def _cycle(data: Any) -> Path_ | None:
+    """The key path of a mapping or list that contains itself (``a: &x [*x]``), else None."""
+    stack: list[tuple[Any, Path_, frozenset[int]]] = [(data, (), frozenset())]
+    while stack:
+        item, path, above = stack.pop()
+        if not isinstance(item, (dict, list)):
+            continue
+        if id(item) in above:
+            return path
+        inside = above | {id(item)}
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        stack.extend((value, (*path, key), inside) for key, value in pairs)
+    return None
+
+
+def _toml_lines(text: str) -> dict[Path_, int]:
+    """The line of each ``key = value`` of a TOML file, by key path under its ``[table]`` (dotted keys too)."""
+    lines: dict[Path_, int] = {}
+    table: Path_ = ()
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        header = re.fullmatch(r"\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?", stripped)
+        if header:
+            table = tuple(part.strip().strip("\"'") for part in header.group(1).split("."))
+            lines.setdefault(table, number)
+            continue
+        key = re.match(r"([A-Za-z0-9_.\-\"' ]+?)\s*=", stripped)
+        if key and not stripped.startswith("#"):
+            lines[(*table, *(part.strip().strip("\"'") for part in key.group(1).split(".")))] = number
+    return lines
 
 
 def preset_names() -> list[str]:
@@ -423,7 +502,10 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
         raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE, for example --set lora.r=32")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if raw.strip()[:1] in ("[", "{"):  # meant as a list or mapping: say why it is not one
+            problem = getattr(exc, "problem", None) or "not valid YAML"
+            raise ConfigError(f"--set {text!r}: the value is not a valid YAML list or mapping ({problem})") from None
         value = raw
     return tuple(key.split(".")), value
 
@@ -484,6 +566,8 @@ def _unknown_keys(cls: type, data: Any, path: Path_) -> Iterable[tuple[Path_, st
 
 def _lookup(data: Any, path: Path_) -> Any:
     for part in path:
+        if isinstance(part, int) and not isinstance(data, (list, tuple)):
+            continue  # a single value given for a list is its item 0
         try:
             data = data[part]
         except (KeyError, IndexError, TypeError):
@@ -523,6 +607,53 @@ def _type_errors(exc: Exception) -> list[tuple[Path_, str]]:
     return found
 
 
+# What each setting means in numbers: a field of this name, in any section, must lie in its range; None (unset)
+# is always fine. The same name means the same thing in every section.
+_AT_LEAST_1 = {
+    *("r", "alpha", "layers", "max_seq_length", "max_length", "per_device_batch_size", "max_steps"),
+    *("gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "eval_steps"),
+    *("batch_size", "iterations", "steps_per_eval", "concurrency", "max_tokens", "limit"),
+}
+_AT_LEAST_0 = {"tool_distractors", "warmup_steps", "retries", "weight_decay", "temperature"}
+_ABOVE_0 = {"learning_rate", "epochs", "max_grad_norm", "beta", "desirable_weight", "undesirable_weight"}
+_ABOVE_0 |= {"scale", "timeout_s"}
+_FRACTIONS = {"dropout": "[0, 1)", "eval_fraction": "[0, 1)", "warmup_ratio": "[0, 1]", "top_p": "(0, 1]"}
+_LIMITS = _AT_LEAST_1 | _AT_LEAST_0 | _ABOVE_0 | set(_FRACTIONS)
+
+
+def _out_of_range(name: str, value: float) -> str | None:
+    if name in _AT_LEAST_1 and value < 1:
+        return "must be at least 1"
+    if name in _AT_LEAST_0 and value < 0:
+        return "must be at least 0"
+    if name in _ABOVE_0 and value <= 0:
+        return "must be above 0"
+    bounds = _FRACTIONS.get(name)
+    if bounds is not None:
+        low_ok = value > 0 if bounds[0] == "(" else value >= 0
+        high_ok = value < 1 if bounds[-1] == ")" else value <= 1
+        if not (low_ok and high_ok):
+            return f"must be in {bounds}"
+    return None
+
+
+def _limit_problems(obj: Any, path: Path_) -> Iterable[tuple[Path_, str]]:
+    """Settings whose numbers make no sense (``lora.r: 0``, ``eval_fraction: 1.5``), found before anything loads."""
+    for field in attrs.fields(type(obj)):
+        value = getattr(obj, field.name)
+        child = (*path, field.name)
+        if attrs.has(type(value)):
+            yield from _limit_problems(value, child)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if attrs.has(type(item)):
+                    yield from _limit_problems(item, (*child, index))
+        elif field.name in _LIMITS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            reason = _out_of_range(field.name, value)
+            if reason:
+                yield child, reason
+
+
 def _structure(layered: _Layered, cls: type, title: str) -> Any:
     """Structure a merged raw mapping into ``cls``, reporting every problem at once."""
 
@@ -534,9 +665,13 @@ def _structure(layered: _Layered, cls: type, title: str) -> Any:
     problems = [explain(path, text) for path, text in _unknown_keys(cls, layered.data, ())]
     if not problems:
         try:
-            return converter().structure(layered.data, cls)
+            structured = converter().structure(layered.data, cls)
         except Exception as exc:  # cattrs raises exception groups describing each bad field
             problems = [explain(path, text) for path, text in _type_errors(exc)]
+        else:
+            problems = [explain(path, text) for path, text in _limit_problems(structured, ())]
+            if not problems:
+                return structured
     raise ConfigError(f"{title}:\n  " + "\n  ".join(problems))
 
 
@@ -577,6 +712,11 @@ def load_config(
         layered.merge({k: v for k, v in file_data.items() if not (k == "preset" and preset)}, file_origin)
     for text in overrides:
         key_path, value = parse_override(text)
+        if key_path == ("preset",):
+            raise ConfigError(
+                f"--set {text}: a preset is chosen with --preset {value} (or preset: in the config file); "
+                "--set changes keys after the preset is applied"
+            )
         layered.merge(_nest(key_path, value), lambda _p, text=text: f"--set {text}")
     return build_config(layered)
 
