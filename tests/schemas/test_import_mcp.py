@@ -157,3 +157,50 @@ def test_a_hand_written_tool_set_with_an_external_ref_is_a_clear_error(tmp_path,
     result = CliRunner().invoke(cli(), ["validate", str(data), "--toolset", "remote"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "tool set remote, tool a: parameters.properties.x.$ref 'other.json#/x' cannot be resolved" in result.output
+
+
+def _deep(levels: int) -> dict:
+    schema: dict = {"type": "string"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"x": schema}}
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({"type": "object", "$ref": "#"}, "$ref '#' leads back to itself without descending into the value"),
+        (
+            {
+                "type": "object",
+                "$defs": {"a": {"allOf": [{"$ref": "#/$defs/b"}]}, "b": {"$ref": "#/$defs/a"}},
+                "properties": {"x": {"$ref": "#/$defs/a"}},
+            },
+            "leads back to itself",
+        ),
+        (_deep(100), "nested 201 levels deep; toolset takes schemas of up to 64 levels"),
+    ],
+)
+def test_reference_loops_and_deep_schemas_are_refused_at_import(tmp_path, user_dir, schema, message):
+    with pytest.raises(ImportMcpError) as error:
+        import_mcp(write(tmp_path, {"tools": [{"name": "a", "inputSchema": schema}]}))
+    assert "tools[0] (a).inputSchema: " in str(error.value) and message in str(error.value)
+
+
+def test_a_recursive_schema_that_descends_is_fine(tmp_path, user_dir):
+    tree = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "children": {"type": "array", "items": {"$ref": "#"}}},
+    }
+    folder = import_mcp(write(tmp_path, {"tools": [{"name": "tree", "inputSchema": tree}]}))
+    assert load_catalog(folder).get("tree") is not None
+
+
+def test_a_looping_tool_set_written_before_the_check_is_one_line_in_validate(tmp_path, user_dir, fresh_plugins):
+    folder = user_dir / "looping"
+    folder.mkdir(parents=True)
+    (folder / "toolset.json").write_text(json.dumps({"tools": [{"name": "a", "parameters": {"$ref": "#"}}]}))
+    data = write(tmp_path, json.dumps({"messages": [{"role": "user", "content": "hi"}]}), name="d.jsonl")
+    result = CliRunner().invoke(cli(), ["validate", str(data), "--toolset", "looping"])
+    assert result.exit_code != 0 and "Traceback" not in result.output and "RecursionError" not in result.output
+    assert "tool a: $ref '#' leads back to itself" in result.output, result.output

@@ -493,3 +493,87 @@ def unresolvable_refs(schema: Any) -> list[tuple[str, str]]:
         except Unsupported:
             unresolved.append((path, ref))
     return unresolved
+
+
+MAX_DEPTH = 64  # deeper schemas are refused: no tool schema needs them, and checking them recurses that deep
+# Keywords that apply a subschema to the same value: following only these and $ref never moves into the value.
+_IN_PLACE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else")
+
+
+def schema_depth(schema: Any) -> int:
+    """How deeply ``schema`` nests mappings and lists (counted without recursion)."""
+    deepest, stack = 0, [(schema, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def ref_cycle(schema: Any) -> str | None:
+    """The ``$ref`` of a reference loop that never moves into the value (``{"$ref": "#"}``, two definitions
+    referring to each other through ``allOf``...), which would make any check recurse forever; else None.
+    Recursive schemas that descend (a tree whose ``children`` items refer back to the root) are fine."""
+    compiler = _Compiler(schema)
+
+    def next_nodes(node: Any) -> list[tuple[Any, str | None]]:
+        if not isinstance(node, dict):
+            return []
+        found: list[tuple[Any, str | None]] = []
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            try:
+                found.append((compiler.resolve(ref), ref))
+            except Unsupported:
+                pass
+        for key in _IN_PLACE:
+            value = node.get(key)
+            found += [(item, None) for item in (value if isinstance(value, list) else [value]) if item is not None]
+        return found
+
+    seen: set[int] = set()
+    for start in _subschemas(schema):
+        if id(start) in seen:
+            continue
+        path: dict[int, str | None] = {}
+        stack: list[tuple[Any, str | None, bool]] = [(start, None, False)]
+        while stack:
+            node, via, leaving = stack.pop()
+            if leaving:
+                path.pop(id(node), None)
+                continue
+            if id(node) in path:
+                refs = [*path.values(), via]
+                return next((ref for ref in refs if ref), None) or via
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            path[id(node)] = via
+            stack.append((node, via, True))
+            stack.extend((child, ref, False) for child, ref in next_nodes(node))
+    return None
+
+
+def _subschemas(schema: Any) -> list[Any]:
+    """Every mapping inside ``schema`` (each a possible subschema), found without recursion."""
+    found, stack = [], [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            found.append(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def schema_trouble(schema: Any) -> str | None:
+    """Why a tool's schema cannot be used safely (too deep, or a reference loop), else None."""
+    depth = schema_depth(schema)
+    if depth > MAX_DEPTH:
+        return f"nested {depth} levels deep; toolset takes schemas of up to {MAX_DEPTH} levels"
+    loop = ref_cycle(schema)
+    if loop is not None:
+        return f"$ref {loop!r} leads back to itself without descending into the value (a check would never end)"
+    return None

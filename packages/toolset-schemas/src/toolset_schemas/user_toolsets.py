@@ -14,7 +14,7 @@ from typing import Any
 
 from toolset.components import NAME_RE, ToolCatalog, Toolset, ToolSpec, unusable, usable
 from toolset.errors import ToolsetError
-from toolset_schemas.schema_compiler import UNRESOLVABLE, unresolvable_refs
+from toolset_schemas.schema_compiler import UNRESOLVABLE, schema_trouble, unresolvable_refs
 
 FILE_NAME = "toolset.json"
 RESERVED = frozenset({"claudesidian"})
@@ -71,6 +71,9 @@ def tools_from_mcp(data: Any, source: Path) -> list[ToolSpec]:
             raise ImportMcpError(f"{where}.inputSchema: missing, or not a JSON object")
         if schema.get("type") != "object":
             raise ImportMcpError(f'{where}.inputSchema.type: must be "object" (MCP tool inputs are objects)')
+        trouble = schema_trouble(schema)
+        if trouble:
+            raise ImportMcpError(f"{where}.inputSchema: {trouble}")
         validator = validator_for(schema, default=Draft202012Validator)
         try:
             validator.check_schema(schema)
@@ -93,6 +96,8 @@ def import_mcp(source: Path, name: str | None = None, output: Path | None = None
         data = json.loads(source.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ImportMcpError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ImportMcpError(f"{source}: nested too deeply to read") from None
     except UnicodeDecodeError as exc:
         raise ImportMcpError(f"{source}: not UTF-8 text ({exc.reason})") from None
     name = name or source.stem.lower().replace(" ", "-")
@@ -122,9 +127,13 @@ def load_catalog(folder: Path) -> ToolCatalog:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         tools = [ToolSpec(t["name"], t.get("description", ""), t["parameters"]) for t in document["tools"]]
-        return ToolCatalog(name=folder.name, tools=tools)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ToolsetError(f"{path}: cannot read this tool set ({type(exc).__name__}: {exc})") from None
+    for tool in tools:  # a folder written before these checks, or edited by hand
+        trouble = schema_trouble(tool.parameters)
+        if trouble:
+            raise ToolsetError(f"{path}: tool {tool.name}: {trouble}; import it again once fixed")
+    return ToolCatalog(name=folder.name, tools=tools)
 
 
 def _description(folder: Path) -> str:
