@@ -16,7 +16,7 @@ def test_every_row_names_a_test_that_exists():
     for row in rows:
         cells = [cell.strip() for cell in row.strip("|").split(" | ")]
         assert len(cells) == 6, row
-        assert re.fullmatch(r"0|1|2|130|0 / 1", cells[4]), row
+        assert re.fullmatch(r"(0|1|2|130)( / (0|1|2))?", cells[4]), row
         path, _, name = cells[5].strip("`").partition("::")
         tree = ast.parse((REPO / path).read_text(encoding="utf-8"))
         functions = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}

@@ -90,6 +90,8 @@ def coverage_command(files: tuple[Path, ...], toolset_name: str, fmt: str, as_js
     """
     from toolset_schemas import coverage as coverage_module
 
+    if plot is not None:  # before the report: a bad --plot must not fail after the whole report printed
+        _run(lambda: coverage_module.check_plot_path(plot))
     result = _run(lambda: coverage_module.coverage_files(list(files), toolset=toolset_name, format=fmt))
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))

@@ -17,6 +17,7 @@ import attrs
 
 from toolset.components import ToolCatalog
 from toolset.data import Conversation, Finding
+from toolset.errors import ToolsetError
 
 KINDS = ("desirable", "undesirable")
 NO_NAME = "(no name)"
@@ -159,6 +160,17 @@ def render(coverage: Coverage) -> Iterator[str]:
         yield f"{text}: {counts['desirable']} desirable, {counts['undesirable']} undesirable"
     if data["reader_findings"]:
         yield "reader findings: " + ", ".join(f"{code} {n}" for code, n in data["reader_findings"].items())
+
+
+PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp")
+
+
+def check_plot_path(path: Path) -> None:
+    """A ``--plot`` path matplotlib can write: a known image suffix, and not a folder."""
+    if path.suffix.lower() not in PLOT_FORMATS:
+        raise ToolsetError(f"--plot {path}: name an image file ({', '.join(PLOT_FORMATS)}), for example coverage.png")
+    if path.is_dir():
+        raise ToolsetError(f"--plot {path}: a folder; name the image file to write inside it")
 
 
 def plot(coverage: Coverage, path: Path) -> Path:

@@ -106,6 +106,8 @@ def import_mcp(source: Path, name: str | None = None, output: Path | None = None
     if name in RESERVED:
         raise ImportMcpError(f"tool set name {name!r} is taken by a built-in tool set; choose another with --name")
     tools = tools_from_mcp(data, source)
+    if output is not None and output.exists() and not output.is_dir():
+        raise ImportMcpError(f"--output {output}: a file; give the folder that will hold the {name}/ tool set")
     destination = (output or toolsets_dir()) / name
     if destination.exists() and not force:
         raise ImportMcpError(f"{destination} already exists (use --force to replace it)")

@@ -39,7 +39,11 @@ class ToolsetGroup(click.Group):
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
-        name, command, rest = super().resolve_command(ctx, args)
+        try:
+            name, command, rest = super().resolve_command(ctx, args)
+        except click.UsageError as error:
+            why = _why_missing(args[0] if args else "")
+            raise click.UsageError(f"{error.message.rstrip('.')}{why}." if why else error.message, ctx) from None
         if self.report_plugin_errors and name != "plugins":
             report_plugin_errors()
         return name, command, rest
@@ -99,6 +103,28 @@ def crash_message(ctx: click.Context, exc: BaseException) -> str:
         f"unexpected error in `{command}`: {detail}\n{where}; run again with --debug (or TOOLSET_DEBUG=1) to "
         "print it. Please report it: it is a bug in toolset, not in your data."
     )
+
+
+def _why_missing(name: str) -> str:
+    """Why command ``name`` is missing when the environment filters out the plugin that provides it."""
+    from toolset.plugins.candidates import left_out
+
+    for plugin, distribution, variable, commands in left_out():
+        if name in commands:
+            return f": it comes from plugin {plugin} ({distribution}), which {variable} leaves out"
+    return ""
+
+
+def report_filter_typos() -> None:
+    """Say so when TOOLSET_LOAD_PLUGINS / TOOLSET_DISABLE_PLUGINS name no installed plugin (imports no plugin)."""
+    import os
+
+    if not (os.environ.get("TOOLSET_LOAD_PLUGINS") or os.environ.get("TOOLSET_DISABLE_PLUGINS")):
+        return
+    from toolset.plugins.candidates import unknown_filter_names
+
+    for variable, names in unknown_filter_names().items():
+        click.echo(f"toolset: {variable} names {', '.join(sorted(names))}, which no installed plugin is", err=True)
 
 
 def report_plugin_errors() -> None:
@@ -195,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``toolset`` script."""
     args = sys.argv[1:] if argv is None else argv
     _printable_streams()
+    report_filter_typos()
     cli.report_plugin_errors = True
     try:
         cli.main(args=args, prog_name="toolset")

