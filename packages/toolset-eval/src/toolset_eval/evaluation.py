@@ -113,12 +113,18 @@ def evaluate(evaluation: Evaluation, echo: Callable[[str], None] = print) -> Eva
     return EvaluationResult(report, paths, output, len(silent), first)
 
 
+# --model means the backend's model, whatever its setting is called: a GGUF file in process is ``model_path``.
+_SAME_AS = {"model": ("model", "model_path")}
+
+
 def _set_field(config: object, name: str, value: object, what: str) -> object:
     from toolset.errors import ConfigError
 
-    if config is None or not any(field.name == name for field in attrs.fields(type(config))):
+    fields = {field.name for field in attrs.fields(type(config))} if config is not None else set()
+    target = next((field for field in _SAME_AS.get(name, (name,)) if field in fields), None)
+    if target is None:
         raise ConfigError(f"{what} has no {name!r} setting")
-    return attrs.evolve(config, **{name: value})
+    return attrs.evolve(config, **{target: value})
 
 
 def _version(distribution: str | None) -> str | None:
