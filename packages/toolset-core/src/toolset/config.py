@@ -614,8 +614,9 @@ _AT_LEAST_1 = {
     *("gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "eval_steps"),
     *("batch_size", "iterations", "steps_per_eval", "concurrency", "max_tokens", "limit"),
 }
-_AT_LEAST_0 = {"tool_distractors", "warmup_steps", "retries", "weight_decay", "temperature"}
-_ABOVE_0 = {"learning_rate", "epochs", "max_grad_norm", "beta", "desirable_weight", "undesirable_weight"}
+# learning_rate 0 is allowed: a stage that must leave the adapter as it is (the MLX tests resume with it)
+_AT_LEAST_0 = {"tool_distractors", "warmup_steps", "retries", "weight_decay", "temperature", "learning_rate"}
+_ABOVE_0 = {"epochs", "max_grad_norm", "beta", "desirable_weight", "undesirable_weight"}
 _ABOVE_0 |= {"scale", "timeout_s"}
 _FRACTIONS = {"dropout": "[0, 1)", "eval_fraction": "[0, 1)", "warmup_ratio": "[0, 1]", "top_p": "(0, 1]"}
 _LIMITS = _AT_LEAST_1 | _AT_LEAST_0 | _ABOVE_0 | set(_FRACTIONS)
