@@ -11,6 +11,7 @@ KTO reads batches in order and estimates its KL term from each example's batch n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import statistics
@@ -22,6 +23,7 @@ import attrs
 
 from toolset.config import RunConfig
 from toolset.data import Conversation, Finding
+from toolset.data.formatters import tool_offer_record
 from toolset.errors import ToolsetError
 from toolset.weights import chat_templates
 
@@ -147,8 +149,6 @@ def format_rows(
 
 def row_key(row: dict[str, Any]) -> str:
     """A content hash of a row (messages or prompt+completion, label, tools); ``source``/``line`` ignored."""
-    import hashlib
-
     content = {key: value for key, value in row.items() if key not in {"source", "line"}}
     text = json.dumps(_without_ids(content), sort_keys=False, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -461,8 +461,6 @@ def prepare(
     train, evaluation = split_rows(kept, config.dataset.eval_fraction, config.dataset.seed)
     if method == "kto":
         train, evaluation = _kto_order(train, evaluation, batch, config.train.seed, paths)
-    from toolset.data.formatters import tool_offer_record
-
     stats = {
         "files": [str(p) for p in paths],
         "tool_offer": tool_offer_record(config.dataset.tools, config.dataset.tool_distractors, rows),

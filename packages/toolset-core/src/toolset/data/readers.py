@@ -286,9 +286,9 @@ def utf16(path: Path) -> str | None:
     characters), which no line of it would decode as: one finding for the file instead of one per line."""
     with open(path, "rb") as handle:
         head = handle.read(4)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) == 4 and head[1::2] == b"\x00\x00"):
-        return "UTF-16"
-    return "UTF-16" if len(head) == 4 and head[0::2] == b"\x00\x00" else None
+    bom = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    nul_between = len(head) == 4 and b"\x00\x00" in (head[0::2], head[1::2])  # big- or little-endian ASCII
+    return "UTF-16" if bom or nul_between else None
 
 
 UTF16_HINT = "the file is UTF-16, not UTF-8: save it as UTF-8 (for example: iconv -f UTF-16 -t UTF-8 IN > OUT)"
